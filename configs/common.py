@@ -1,0 +1,52 @@
+"""Settings shared by every character-classifier config."""
+
+import ml_collections
+
+
+def get_base_config() -> ml_collections.ConfigDict:
+  config = ml_collections.ConfigDict()
+  config.seed = 0
+
+  config.data = ml_collections.ConfigDict()
+  config.data.source = "nist"           # nist | tfds | idx
+  config.data.emnist_split = "balanced"  # nist/tfds: which official EMNIST split
+  config.data.label_space = "balanced"  # the classes the model predicts
+  config.data.nist_dir = "data/emnist"  # nist: folder with gzip.zip or the .gz files
+  config.data.tfds_data_dir = ""         # tfds: "" for TFDS's default folder
+  # idx: any IDX files, with the label space they are written in.
+  config.data.train_images = ""
+  config.data.train_labels = ""
+  config.data.test_images = ""
+  config.data.test_labels = ""
+  config.data.file_label_space = "byclass"       # label space of train files
+  config.data.test_file_label_space = ""         # of test files; "": the same
+  config.data.validation_fraction = 0.05  # last 5 % of train, for model selection
+  config.data.max_train_examples = 0      # 0: all
+
+  config.model = ml_collections.ConfigDict()
+  config.model.name = "cnn"
+  config.model.block_features = (32, 64)
+  config.model.dense_features = 128
+  config.model.dropout_rate = 0.25
+
+  # Published protocol: Adam, lr 1e-3, sparse softmax cross-entropy.
+  # Beyond it (to beat the published numbers): augmentation, cosine schedule.
+  config.batch_size = 256
+  config.eval_batch_size = 1024
+  config.num_epochs = 20
+  config.learning_rate = 1e-3
+  config.schedule = "cosine"      # cosine (with warmup) | constant
+  config.warmup_epochs = 0.5
+  config.weight_decay = 0.0
+  config.label_smoothing = 0.0
+
+  config.augment = ml_collections.ConfigDict()
+  config.augment.enabled = True
+  config.augment.max_rotation_deg = 10.0
+  config.augment.max_shear = 0.2
+  config.augment.max_scale = 0.1
+  config.augment.max_translate = 2.0
+
+  config.log_every_steps = 50
+  config.distributed = False     # call jax.distributed.initialize() (multi-host)
+  return config

@@ -1,0 +1,116 @@
+"""Checkpoints with orbax: the latest epochs (to resume) and the best by
+validation accuracy (to evaluate), each with the config that made them.
+
+workdir/checkpoints/latest/<step>/   kept: the last 2
+workdir/checkpoints/best/<step>/     kept: 1
+"""
+
+import json
+import os
+
+import jax
+import orbax.checkpoint as ocp
+
+# Config keys that may change between a run and its resumption.
+RESUMABLE_CHANGES = ("num_epochs", "log_every_steps", "eval_batch_size",
+                     "data.nist_dir", "data.tfds_data_dir", "data.train_images",
+                     "data.train_labels", "data.test_images", "data.test_labels",
+                     "distributed")
+# Keys that decide whether a checkpoint's weights fit a model at all.
+MODEL_KEYS = ("model", "data.label_space")
+
+
+class CheckpointMismatchError(ValueError):
+  """A checkpoint was written under a config that does not fit this one."""
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+  out = {}
+  for k, v in d.items():
+    key = f"{prefix}{k}"
+    if isinstance(v, dict):
+      out.update(_flatten(v, key + "."))
+    else:
+      out[key] = v
+  return out
+
+
+def config_differences(saved: dict, current: dict, keys=None) -> list[str]:
+  """Lines `key: saved -> current` for keys that differ (limited to `keys` prefixes)."""
+  a, b = _flatten(saved), _flatten(current)
+  diffs = []
+  for key in sorted(set(a) | set(b)):
+    if keys is not None and not any(key == k or key.startswith(k + ".") for k in keys):
+      continue
+    if keys is None and any(key == k or key.startswith(k + ".") for k in RESUMABLE_CHANGES):
+      continue
+    if json.dumps(a.get(key)) != json.dumps(b.get(key)):
+      diffs.append(f"  {key}: {a.get(key, '<absent>')!r} -> {b.get(key, '<absent>')!r}")
+  return diffs
+
+
+def _state_tree(state) -> dict:
+  return {"params": state.params, "opt_state": state.opt_state, "step": state.step}
+
+
+class CheckpointStore:
+  """Saves and restores train states under `workdir/checkpoints`."""
+
+  def __init__(self, workdir: str, config_dict: dict):
+    self.config = json.loads(json.dumps(config_dict))  # plain JSON types
+    root = os.path.abspath(os.path.join(workdir, "checkpoints"))
+    self.latest = ocp.CheckpointManager(
+        os.path.join(root, "latest"),
+        options=ocp.CheckpointManagerOptions(max_to_keep=2, create=True))
+    self.best = ocp.CheckpointManager(
+        os.path.join(root, "best"),
+        options=ocp.CheckpointManagerOptions(max_to_keep=1, create=True))
+
+  def save(self, state, meta: dict, is_best: bool) -> None:
+    step = int(jax.device_get(state.step))
+    meta = dict(meta, config=self.config)
+    args = lambda: ocp.args.Composite(state=ocp.args.StandardSave(_state_tree(state)),
+                                      meta=ocp.args.JsonSave(meta))
+    self.latest.save(step, args=args())
+    if is_best:
+      self.best.save(step, args=args())
+
+  def wait(self) -> None:
+    self.latest.wait_until_finished()
+    self.best.wait_until_finished()
+
+  def _manager(self, which: str):
+    return self.best if which == "best" else self.latest
+
+  def read_meta(self, which: str = "latest", step: int | None = None) -> dict | None:
+    manager = self._manager(which)
+    step = manager.latest_step() if step is None else step
+    if step is None:
+      return None
+    return manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
+
+  def restore(self, state, which: str = "latest", step: int | None = None,
+              model_only: bool = False):
+    """Returns (state filled from the checkpoint, its meta), or (state, None)
+    when there is none. Refuses a checkpoint of another config."""
+    manager = self._manager(which)
+    step = manager.latest_step() if step is None else step
+    if step is None:
+      return state, None
+    meta = self.read_meta(which, step)
+    diffs = config_differences(meta["config"], self.config,
+                               keys=MODEL_KEYS if model_only else None)
+    if diffs:
+      raise CheckpointMismatchError(
+          f"The checkpoint in {manager.directory}/{step} was written with another "
+          f"config; these settings differ (checkpoint -> now):\n" + "\n".join(diffs) +
+          "\nUse a new --workdir for a new experiment, or run with the config that "
+          "wrote this checkpoint.")
+    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, _state_tree(state))
+    restored = manager.restore(step, args=ocp.args.Composite(
+        state=ocp.args.StandardRestore(abstract)))["state"]
+    return state.replace(**restored), meta
+
+  def close(self) -> None:
+    self.latest.close()
+    self.best.close()

@@ -1,0 +1,79 @@
+"""Evaluating a checkpoint: metrics, per-class report, confusion matrix.
+
+Writes to the workdir:
+  eval_<split>.json                 the metrics and the per-class report
+  classification_report_<split>.txt the per-class report as text
+  confusion_matrix_<split>.png      row-normalized confusion matrix
+and prints a table.
+"""
+
+import json
+import os
+
+import jax
+from absl import logging
+
+from hwr_jax import checkpoints, metrics, parallel, plots, train
+from hwr_jax.data import sources
+
+
+def format_table(results: dict, title: str) -> str:
+  rows = [("accuracy", "%.2f %%" % (100 * results["accuracy"])),
+          ("top-5 accuracy", "%.2f %%" % (100 * results["top5_accuracy"])),
+          ("loss", "%.4f" % results["loss"]),
+          ("macro precision", "%.4f" % results["macro_precision"]),
+          ("macro recall", "%.4f" % results["macro_recall"]),
+          ("macro F1", "%.4f" % results["macro_f1"]),
+          ("macro ROC-AUC (OvR)", "%.4f" % results["macro_roc_auc"]),
+          ("examples", "%d" % results["num_examples"])]
+  width = max(len(k) for k, _ in rows)
+  lines = [title, "-" * (width + 14)]
+  lines += [f"{k:<{width}}  {v:>10}" for k, v in rows]
+  return "\n".join(lines)
+
+
+def evaluate_checkpoint(config, workdir: str, checkpoint: str = "best",
+                        split: str = "test", splits: sources.Splits | None = None) -> dict:
+  """Evaluates a checkpoint of `workdir` ('best', 'latest' or a step number)
+  on the test split (the validation split when the data has no test split)."""
+  if splits is None:
+    splits = sources.load(config.data, with_test=(split == "test"))
+  images_labels = splits.test if split == "test" else splits.validation
+  if images_labels is None:
+    logging.warning("The data config names no test split; evaluating on validation.")
+    split, images_labels = "validation", splits.validation
+  images, labels = images_labels
+
+  mesh = parallel.make_mesh()
+  trainer = train.Trainer(config, mesh)
+  state = train.create_train_state(config, splits.num_classes, 1)
+  store = checkpoints.CheckpointStore(workdir, config.to_dict())
+  which, step = (checkpoint, None) if checkpoint in ("best", "latest") \
+      else ("latest", int(checkpoint))
+  state, meta = store.restore(state, which, step, model_only=True)
+  store.close()
+  if meta is None:
+    raise FileNotFoundError(
+        f"No {which} checkpoint in {os.path.abspath(workdir)}/checkpoints. Train "
+        f"first: python launch.py --config=... --workdir={workdir}")
+  logits = trainer.predict(trainer.put_state(state), images)
+
+  results = metrics.classification_metrics(labels, logits)
+  results.update(split=split, checkpoint_step=int(jax.device_get(state.step)),
+                 checkpoint_epoch=meta["epoch"])
+  if jax.process_index() == 0:
+    report = metrics.per_class_report(labels, logits, splits.charset)
+    report_text = metrics.per_class_report(labels, logits, splits.charset, as_text=True)
+    with open(os.path.join(workdir, f"classification_report_{split}.txt"), "w") as f:
+      f.write(report_text)
+    with open(os.path.join(workdir, f"eval_{split}.json"), "w") as f:
+      json.dump({"metrics": results, "per_class": report}, f, indent=1)
+    plots.confusion_matrix(metrics.confusion(labels, logits, splits.num_classes),
+                           splits.charset,
+                           os.path.join(workdir, f"confusion_matrix_{split}.png"),
+                           title=f"{split}, epoch {meta['epoch']}")
+    print(format_table(results, f"{split} ({len(labels)} images), checkpoint "
+                       f"'{checkpoint}' (epoch {meta['epoch']}, step "
+                       f"{results['checkpoint_step']})"))
+    print(f"\nPer-class report ({split}):\n{report_text}")
+  return results

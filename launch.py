@@ -1,0 +1,51 @@
+"""Train or evaluate an hwr-jax model.
+
+  python launch.py --config=configs/balanced.py --workdir=runs/balanced
+  python launch.py --config=configs/balanced.py --workdir=runs/balanced --mode=evaluate
+  python launch.py --config=configs/dev_byclass.py --workdir=runs/dev --config.num_epochs=2
+"""
+
+import sys
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from hwr_jax import runtime
+
+FLAGS = flags.FLAGS
+config_flags.DEFINE_config_file("config", None, "Config file (configs/*.py).",
+                                lock_config=True)
+flags.DEFINE_string("workdir", None, "Checkpoints, logs, metrics and plots; "
+                    "training resumes when it holds a checkpoint.")
+flags.DEFINE_enum("mode", "train", ["train", "evaluate"],
+                  "train (then evaluate the best checkpoint) or evaluate only.")
+flags.DEFINE_string("checkpoint", "best", "evaluate: 'best', 'latest' or a step number.")
+flags.DEFINE_enum("split", "test", ["test", "validation"], "evaluate: which split.")
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  config = FLAGS.config
+  if not FLAGS["verbosity"].present:  # keep library INFO chatter (orbax) out
+    logging.set_verbosity(logging.WARNING)
+  runtime.setup(distributed=config.distributed)
+  # Imported after the runtime setup, which must precede any JAX computation.
+  from hwr_jax import evaluate, train
+  from hwr_jax.checkpoints import CheckpointMismatchError
+  from hwr_jax.data.errors import DataError
+  try:
+    if FLAGS.mode == "train":
+      train.train_and_evaluate(config, FLAGS.workdir)
+    else:
+      evaluate.evaluate_checkpoint(config, FLAGS.workdir, FLAGS.checkpoint, FLAGS.split)
+  except (DataError, CheckpointMismatchError, train.TrainingDivergedError,
+          FileNotFoundError) as e:
+    # Expected failures: say what happened and what to do, without a traceback.
+    print(f"\nerror: {e}", file=sys.stderr)
+    sys.exit(1)
+
+
+if __name__ == "__main__":
+  app.run(main)
