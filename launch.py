@@ -45,6 +45,10 @@ def main(argv):
     # Expected failures: say what happened and what to do, without a traceback.
     print(f"\nerror: {e}", file=sys.stderr)
     sys.exit(1)
+  except KeyboardInterrupt:
+    print("\nInterrupted. Run the same command again to resume from the last "
+          "checkpoint (saved at the end of every epoch).", file=sys.stderr)
+    sys.exit(130)
 
 
 if __name__ == "__main__":

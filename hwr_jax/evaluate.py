@@ -14,7 +14,7 @@ import jax
 from absl import logging
 
 from hwr_jax import checkpoints, metrics, parallel, plots, train
-from hwr_jax.data import sources
+from hwr_jax.data import labels as labels_lib, sources
 
 
 def format_table(results: dict, title: str) -> str:
@@ -36,17 +36,10 @@ def evaluate_checkpoint(config, workdir: str, checkpoint: str = "best",
                         split: str = "test", splits: sources.Splits | None = None) -> dict:
   """Evaluates a checkpoint of `workdir` ('best', 'latest' or a step number)
   on the test split (the validation split when the data has no test split)."""
-  if splits is None:
-    splits = sources.load(config.data, with_test=(split == "test"))
-  images_labels = splits.test if split == "test" else splits.validation
-  if images_labels is None:
-    logging.warning("The data config names no test split; evaluating on validation.")
-    split, images_labels = "validation", splits.validation
-  images, labels = images_labels
-
+  charset = labels_lib.charset(config.data.label_space)
   mesh = parallel.make_mesh()
   trainer = train.Trainer(config, mesh)
-  state = train.create_train_state(config, splits.num_classes, 1)
+  state = train.create_train_state(config, len(charset), 1)
   store = checkpoints.CheckpointStore(workdir, config.to_dict())
   which, step = (checkpoint, None) if checkpoint in ("best", "latest") \
       else ("latest", int(checkpoint))
@@ -56,20 +49,32 @@ def evaluate_checkpoint(config, workdir: str, checkpoint: str = "best",
     raise FileNotFoundError(
         f"No {which} checkpoint in {os.path.abspath(workdir)}/checkpoints. Train "
         f"first: python launch.py --config=... --workdir={workdir}")
+
+  if splits is not None:
+    images_labels = splits.test if split == "test" else splits.validation
+  elif split == "test":
+    images_labels = sources.load_test(config.data)   # no need to read train
+  else:
+    images_labels = sources.load(config.data, with_test=False).validation
+  if images_labels is None:
+    logging.warning("The data config names no test split; evaluating on validation.")
+    split = "validation"
+    images_labels = (splits or sources.load(config.data, with_test=False)).validation
+  images, labels = images_labels
   logits = trainer.predict(trainer.put_state(state), images)
 
   results = metrics.classification_metrics(labels, logits)
   results.update(split=split, checkpoint_step=int(jax.device_get(state.step)),
                  checkpoint_epoch=meta["epoch"])
   if jax.process_index() == 0:
-    report = metrics.per_class_report(labels, logits, splits.charset)
-    report_text = metrics.per_class_report(labels, logits, splits.charset, as_text=True)
+    report = metrics.per_class_report(labels, logits, charset)
+    report_text = metrics.per_class_report(labels, logits, charset, as_text=True)
     with open(os.path.join(workdir, f"classification_report_{split}.txt"), "w") as f:
       f.write(report_text)
     with open(os.path.join(workdir, f"eval_{split}.json"), "w") as f:
       json.dump({"metrics": results, "per_class": report}, f, indent=1)
-    plots.confusion_matrix(metrics.confusion(labels, logits, splits.num_classes),
-                           splits.charset,
+    plots.confusion_matrix(metrics.confusion(labels, logits, len(charset)),
+                           charset,
                            os.path.join(workdir, f"confusion_matrix_{split}.png"),
                            title=f"{split}, epoch {meta['epoch']}")
     print(format_table(results, f"{split} ({len(labels)} images), checkpoint "

@@ -1,0 +1,45 @@
+import os
+
+import numpy as np
+import pytest
+
+from hwr_jax.data import idx
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED_EMNIST = os.path.join(ROOT, "..", "shared", "emnist")
+BYCLASS_DEV = os.path.join(SHARED_EMNIST, "emnist-byclass-dev-images-idx3-ubyte.gz")
+
+
+@pytest.fixture
+def shared_emnist():
+  """Path of ../shared/emnist; the test is skipped where it is absent."""
+  if not os.path.exists(BYCLASS_DEV):
+    pytest.skip("../shared/emnist (real EMNIST dev data) is absent in this checkout")
+  return SHARED_EMNIST
+
+
+def synthetic_glyphs(n: int, num_classes: int, seed: int = 0):
+  """Upright 28x28 uint8 images whose class is a learnable shape: a bar
+  whose row and thickness encode the label, plus noise."""
+  rng = np.random.default_rng(seed)
+  labels = rng.integers(0, num_classes, n).astype(np.uint8)
+  images = rng.integers(0, 40, (n, 28, 28)).astype(np.uint8)
+  for i, k in enumerate(labels):
+    row = 3 + (k * 22) // num_classes
+    images[i, row:row + 2 + k % 3, 4:24] = 255
+  return images, labels
+
+
+@pytest.fixture
+def idx_dataset(tmp_path):
+  """Synthetic train/test IDX files (stored transposed, like EMNIST)."""
+  def write(num_train=600, num_test=200, num_classes=62):
+    paths = {}
+    for split, n, seed in (("train", num_train, 0), ("test", num_test, 1)):
+      images, labels = synthetic_glyphs(n, num_classes, seed)
+      paths[f"{split}_images"] = str(tmp_path / f"{split}-images-idx3-ubyte.gz")
+      paths[f"{split}_labels"] = str(tmp_path / f"{split}-labels-idx1-ubyte.gz")
+      idx.write_idx(paths[f"{split}_images"], np.swapaxes(images, 1, 2))
+      idx.write_idx(paths[f"{split}_labels"], labels)
+    return paths
+  return write
