@@ -176,29 +176,31 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         f"steps per epoch; {mesh.size} device(s) ({jax.default_backend()}), "
         f"{jax.process_count()} host(s).")
 
-  for epoch in range(start_epoch, config.num_epochs):
-    state, train_metrics = _train_one_epoch(trainer, state, splits, epoch,
-                                            steps_per_epoch)
-    val = metrics.classification_metrics(
-        splits.validation[1], trainer.predict(state, splits.validation[0]))
-    train_seconds += train_metrics["epoch_seconds"]
-    is_best = val["accuracy"] > best_accuracy
-    best_accuracy = max(best_accuracy, val["accuracy"])
-    record = {"epoch": epoch + 1, "step": int(jax.device_get(state.step)),
-              **{f"train_{k}": v for k, v in train_metrics.items()},
-              **{f"val_{k}": v for k, v in val.items()},
-              "best_val_accuracy": best_accuracy, "train_seconds": train_seconds}
-    _append_jsonl(metrics_path, record)
-    log(f"epoch {epoch + 1}/{config.num_epochs}  train loss {train_metrics['loss']:.4f} "
-        f"acc {train_metrics['accuracy']:.4f} | val loss {val['loss']:.4f} acc "
-        f"{val['accuracy']:.4f} top-5 {val['top5_accuracy']:.4f} macro-F1 "
-        f"{val['macro_f1']:.4f} | {train_metrics['samples_per_second']:.0f} "
-        f"samples/s{'  (best)' if is_best else ''}")
-    store.save(state, {"epoch": epoch + 1, "best_val_accuracy": best_accuracy,
-                       "val_accuracy": val["accuracy"],
-                       "train_seconds": train_seconds}, is_best)
-  store.wait()
-  store.close()
+  try:
+    for epoch in range(start_epoch, config.num_epochs):
+      state, train_metrics = _train_one_epoch(trainer, state, splits, epoch,
+                                              steps_per_epoch)
+      val = metrics.classification_metrics(
+          splits.validation[1], trainer.predict(state, splits.validation[0]))
+      train_seconds += train_metrics["epoch_seconds"]
+      is_best = val["accuracy"] > best_accuracy
+      best_accuracy = max(best_accuracy, val["accuracy"])
+      record = {"epoch": epoch + 1, "step": int(jax.device_get(state.step)),
+                **{f"train_{k}": v for k, v in train_metrics.items()},
+                **{f"val_{k}": v for k, v in val.items()},
+                "best_val_accuracy": best_accuracy, "train_seconds": train_seconds}
+      _append_jsonl(metrics_path, record)
+      log(f"epoch {epoch + 1}/{config.num_epochs}  train loss {train_metrics['loss']:.4f} "
+          f"acc {train_metrics['accuracy']:.4f} | val loss {val['loss']:.4f} acc "
+          f"{val['accuracy']:.4f} top-5 {val['top5_accuracy']:.4f} macro-F1 "
+          f"{val['macro_f1']:.4f} | {train_metrics['samples_per_second']:.0f} "
+          f"samples/s{'  (best)' if is_best else ''}")
+      store.save(state, {"epoch": epoch + 1, "best_val_accuracy": best_accuracy,
+                         "val_accuracy": val["accuracy"],
+                         "train_seconds": train_seconds}, is_best)
+  finally:
+    store.wait()  # a pending async save completes even when interrupted
+    store.close()
   if _is_main() and os.path.exists(metrics_path):
     plots.training_curves(metrics_path, os.path.join(workdir, "training_curves.png"))
 

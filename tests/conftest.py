@@ -24,7 +24,7 @@ def synthetic_glyphs(n: int, num_classes: int, seed: int = 0):
   rng = np.random.default_rng(seed)
   labels = rng.integers(0, num_classes, n).astype(np.uint8)
   images = rng.integers(0, 40, (n, 28, 28)).astype(np.uint8)
-  for i, k in enumerate(labels):
+  for i, k in enumerate(labels.tolist()):
     row = 3 + (k * 22) // num_classes
     images[i, row:row + 2 + k % 3, 4:24] = 255
   return images, labels

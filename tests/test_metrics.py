@@ -4,6 +4,7 @@ import pytest
 from hwr_jax import metrics
 
 
+@pytest.mark.filterwarnings("ignore:.k. .3. greater than or equal")
 def test_metrics_against_hand_computed_values():
   labels = np.array([0, 0, 1, 2])
   # Predictions: 0, 1, 1, 2 -> accuracy 3/4.

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from configs import common, dev_byclass
-from hwr_jax import checkpoints, parallel, train
+from hwr_jax import checkpoints, evaluate, parallel, train
 from hwr_jax.data import sources
 
 
@@ -38,13 +38,21 @@ def test_train_step_compiles_once_and_learns(idx_dataset):
   assert np.mean(losses[-4:]) < 0.7 * np.mean(losses[:4])
 
 
-def test_resume_replays_exactly(idx_dataset, tmp_path):
-  """Train 2 epochs straight vs 1 epoch, stop, resume to 2: identical weights."""
+def test_resume_replays_exactly(idx_dataset, tmp_path, monkeypatch):
+  """Train 2 epochs straight vs killed in epoch 2 and resumed: identical weights."""
   paths = idx_dataset(num_train=200)
   config = small_config(paths)
   train.train_and_evaluate(config, str(tmp_path / "straight"))
-  config_1 = small_config(paths, num_epochs=1)
-  train.train_and_evaluate(config_1, str(tmp_path / "resumed"))
+
+  real_epoch = train._train_one_epoch
+  def killed_in_epoch_2(trainer, state, splits, epoch, steps):
+    if epoch == 1:
+      raise KeyboardInterrupt  # as if the process were killed mid-epoch
+    return real_epoch(trainer, state, splits, epoch, steps)
+  monkeypatch.setattr(train, "_train_one_epoch", killed_in_epoch_2)
+  with pytest.raises(KeyboardInterrupt):
+    train.train_and_evaluate(config, str(tmp_path / "resumed"))
+  monkeypatch.setattr(train, "_train_one_epoch", real_epoch)
   train.train_and_evaluate(config, str(tmp_path / "resumed"))
 
   def final_params(workdir):
@@ -67,7 +75,7 @@ def test_checkpoint_of_another_config_is_refused(idx_dataset, tmp_path):
   other_model = small_config(paths)
   other_model.model.dense_features = 64
   with pytest.raises(checkpoints.CheckpointMismatchError, match="model.dense_features"):
-    train.evaluate.evaluate_checkpoint(other_model, str(tmp_path))
+    evaluate.evaluate_checkpoint(other_model, str(tmp_path))
 
 
 def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_checkpoint(idx_dataset, tmp_path):
