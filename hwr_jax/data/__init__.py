@@ -1,0 +1,1 @@
+"""Data: IDX files, official NIST files, TFDS, label maps, batching."""

@@ -1,0 +1,101 @@
+"""One entry point from a data config to in-memory train / validation / test arrays.
+
+Sources (`config.source`):
+  'nist'  official EMNIST files (IDX .gz or gzip.zip) in `config.nist_dir`
+  'tfds'  TensorFlow Datasets `emnist/<emnist_split>`
+  'idx'   any IDX image/label files given by path (e.g. ../shared/emnist)
+All images come back upright, uint8, (N, 28, 28); labels int32 in the label
+space the model predicts (`config.label_space`).
+"""
+
+import dataclasses
+
+import numpy as np
+
+from hwr_jax.data import idx, labels as label_maps, nist, tfds_source
+from hwr_jax.data.errors import DataError
+
+Arrays = tuple[np.ndarray, np.ndarray]
+
+
+@dataclasses.dataclass
+class Splits:
+  train: Arrays
+  validation: Arrays
+  test: Arrays | None
+  charset: str          # class index -> character
+
+  @property
+  def num_classes(self) -> int:
+    return len(self.charset)
+
+
+def convert_labels(y: np.ndarray, from_space: str, to_space: str) -> np.ndarray:
+  """Maps labels between label spaces (only identity and ByClass -> Balanced)."""
+  if from_space == to_space or {from_space, to_space} == {"balanced", "bymerge"}:
+    return y
+  if (from_space, to_space) == ("byclass", "balanced"):
+    return label_maps.byclass_to_balanced()[y]
+  raise DataError(f"Cannot map labels from {from_space!r} to {to_space!r}; "
+                  "only ByClass -> Balanced merges are defined.")
+
+
+def split_validation(x: np.ndarray, y: np.ndarray, fraction: float):
+  """The last `fraction` of the examples (in file order) is the validation set."""
+  if not 0 < fraction < 1:
+    raise DataError(f"validation_fraction must be in (0, 1), got {fraction}.")
+  n_val = max(1, int(round(len(x) * fraction)))
+  return (x[:-n_val], y[:-n_val]), (x[-n_val:], y[-n_val:])
+
+
+def _check_labels(y: np.ndarray, num_classes: int, what: str):
+  if len(y) and (y.min() < 0 or y.max() >= num_classes):
+    raise DataError(f"{what}: labels range over [{y.min()}, {y.max()}] but the "
+                    f"label space has {num_classes} classes; check "
+                    "data.label_space / data.file_label_space.")
+
+
+def load_test(config) -> Arrays | None:
+  """The test set the config names (None when it names none).
+
+  `test_images` / `test_labels` (IDX files) take precedence over the source's
+  own test split, so any checkpoint can be evaluated on any IDX files.
+  """
+  if config.test_images:
+    x, y = idx.read_image_label_pair(config.test_images, config.test_labels)
+    from_space = config.test_file_label_space or config.file_label_space
+    y = convert_labels(y, from_space, config.label_space)
+    _check_labels(y, len(label_maps.charset(config.label_space)), "test")
+    return x, y
+  if config.source == "idx":
+    return None
+  if config.source == "nist":
+    return nist.load_split(config.nist_dir, config.emnist_split, "test")
+  if config.source == "tfds":
+    return tfds_source.load_split(config.emnist_split, "test", config.tfds_data_dir or None)
+  raise DataError(f"Unknown data.source {config.source!r} (nist, tfds or idx).")
+
+
+def load(config, with_test: bool = True) -> Splits:
+  """Loads everything a data config names; see the module docstring."""
+  charset = label_maps.charset(config.label_space)
+  if config.source == "idx":
+    if not config.train_images:
+      raise DataError("data.source='idx' needs data.train_images and data.train_labels.")
+    x, y = idx.read_image_label_pair(config.train_images, config.train_labels)
+    y = convert_labels(y, config.file_label_space, config.label_space)
+  elif config.source == "nist":
+    x, y = nist.load_split(config.nist_dir, config.emnist_split, "train")
+  elif config.source == "tfds":
+    x, y = tfds_source.load_split(config.emnist_split, "train", config.tfds_data_dir or None)
+  else:
+    raise DataError(f"Unknown data.source {config.source!r} (nist, tfds or idx).")
+  if config.source != "idx" and label_maps.charset(config.emnist_split) != charset:
+    raise DataError(f"data.emnist_split={config.emnist_split!r} does not use the "
+                    f"label space data.label_space={config.label_space!r}.")
+  _check_labels(y, len(charset), "train")
+  train, validation = split_validation(x, y, config.validation_fraction)
+  if config.get("max_train_examples"):
+    train = (train[0][:config.max_train_examples], train[1][:config.max_train_examples])
+  test = load_test(config) if with_test else None
+  return Splits(train=train, validation=validation, test=test, charset=charset)

@@ -1,0 +1,39 @@
+"""EMNIST through TensorFlow Datasets (`emnist/balanced`, `emnist/byclass`).
+
+Uses `tfds.data_source` (random access over ArrayRecord), which reads prepared
+data without TensorFlow. Preparing (download + conversion) happens on first
+use on a machine with internet.
+"""
+
+import numpy as np
+
+from hwr_jax.data import idx
+from hwr_jax.data.errors import DataError
+
+
+def load_split(emnist_split: str, subset: str, data_dir: str | None = None,
+               download: bool = True):
+  """Returns upright uint8 images (N, 28, 28) and int32 labels of a TFDS split."""
+  try:
+    import tensorflow_datasets as tfds
+  except ImportError as e:
+    raise DataError("The TFDS source needs tensorflow-datasets: "
+                    "pip install -r requirements-tfds.txt") from e
+  try:
+    source = tfds.data_source(f"emnist/{emnist_split}", split=subset,
+                              data_dir=data_dir, download=download)
+  except Exception as e:  # TFDS raises many types: network, missing TF, ...
+    raise DataError(
+        f"TFDS could not provide emnist/{emnist_split} ({type(e).__name__}: {e}).\n"
+        "Preparing it needs internet and `pip install -r requirements-tfds.txt`. "
+        "Without internet, use the official NIST files: --config.data.source=nist "
+        "(see README, 'Data').") from e
+  n = len(source)
+  images = np.empty((n, 28, 28), np.uint8)
+  labels = np.empty((n,), np.int32)
+  for i in range(n):
+    example = source[i]
+    images[i] = np.asarray(example["image"]).reshape(28, 28)
+    labels[i] = example["label"]
+  # TFDS keeps EMNIST's transposed storage, like the NIST files.
+  return idx.transpose_to_upright(images), labels
