@@ -50,12 +50,26 @@ def test_tfds_source_through_the_config():
   config = common.get_base_config().data
   config.source = "tfds"
   with tfds.testing.mock_data(num_examples=40, policy=tfds.testing.MockPolicy.USE_CODE):
-    splits = sources.load(config)
+    splits = sources.load(config, with_test=False)
+    test_images, _ = sources.load_test(config)
   assert splits.num_classes == 47 and len(splits.validation[0]) == 2
-  assert len(splits.test[0]) == 40
+  assert len(test_images) == 40
 
 
 def test_tfds_failure_is_explained(tmp_path):
   # No network here and nothing prepared in data_dir: TFDS fails; the error says what to do.
   with pytest.raises(DataError, match="--config.data.source=nist"):
     tfds_source.load_split("balanced", "train", data_dir=str(tmp_path), download=False)
+
+
+def test_training_images_identical_to_test_images_are_dropped(idx_dataset):
+  paths = idx_dataset(num_train=100, num_test=20)
+  train_x, _ = sources.idx.read_image_label_pair(paths["train_images"], paths["train_labels"])
+  # Make the test set share 5 images with the training file.
+  test_x, test_y = sources.idx.read_image_label_pair(paths["test_images"], paths["test_labels"])
+  test_x[:5] = train_x[10:15]
+  sources.idx.write_idx(paths["test_images"], np.swapaxes(test_x, 1, 2))
+  splits = sources.load(idx_config(paths, label_space="byclass", validation_fraction=0.1))
+  assert len(splits.train[0]) + len(splits.validation[0]) == 95
+  seen = {im.tobytes() for im in np.concatenate([splits.train[0], splits.validation[0]])}
+  assert not seen & {im.tobytes() for im in splits.test[0]}

@@ -44,8 +44,20 @@ def split_validation(x: np.ndarray, y: np.ndarray, fraction: float):
   """The last `fraction` of the examples (in file order) is the validation set."""
   if not 0 < fraction < 1:
     raise DataError(f"validation_fraction must be in (0, 1), got {fraction}.")
+  if len(x) < 2:
+    raise DataError(f"Only {len(x)} training example(s) left: cannot split off a "
+                    "validation set. Check the training files (and that they are "
+                    "not the test files).")
   n_val = max(1, int(round(len(x) * fraction)))
   return (x[:-n_val], y[:-n_val]), (x[-n_val:], y[-n_val:])
+
+
+def drop_test_duplicates(x: np.ndarray, y: np.ndarray, test_images: np.ndarray):
+  """Removes training examples byte-identical to a test image, so a test set
+  cut from the same pool (e.g. ../shared/emnist's samples) stays unseen."""
+  test = {image.tobytes() for image in test_images}
+  keep = np.fromiter((image.tobytes() not in test for image in x), bool, len(x))
+  return x[keep], y[keep], int((~keep).sum())
 
 
 def _check_labels(y: np.ndarray, num_classes: int, what: str):
@@ -94,8 +106,12 @@ def load(config, with_test: bool = True) -> Splits:
     raise DataError(f"data.emnist_split={config.emnist_split!r} does not use the "
                     f"label space data.label_space={config.label_space!r}.")
   _check_labels(y, len(charset), "train")
+  test = load_test(config) if with_test else None
+  if test is not None:
+    x, y, dropped = drop_test_duplicates(x, y, test[0])
+    if dropped:
+      print(f"Dropped {dropped} training images identical to test images.")
   train, validation = split_validation(x, y, config.validation_fraction)
   if config.get("max_train_examples"):
     train = (train[0][:config.max_train_examples], train[1][:config.max_train_examples])
-  test = load_test(config) if with_test else None
   return Splits(train=train, validation=validation, test=test, charset=charset)
