@@ -1,6 +1,7 @@
 """Classification metrics as the published EMNIST baselines report them
 (scikit-learn does the counting)."""
 
+import jiwer
 import numpy as np
 from scipy.special import log_softmax, softmax
 from sklearn import metrics as skm
@@ -50,3 +51,13 @@ def per_class_report(labels: np.ndarray, logits: np.ndarray, charset: str,
 
 def confusion(labels: np.ndarray, logits: np.ndarray, num_classes: int) -> np.ndarray:
   return skm.confusion_matrix(labels, logits.argmax(-1), labels=np.arange(num_classes))
+
+
+def text_error_rates(references: list[str], hypotheses: list[str]) -> dict:
+  """Character and word error rates (edit distance / reference length, over
+  the whole set), case-sensitive and case-insensitive; jiwer counts."""
+  lower = lambda texts: [t.lower() for t in texts]
+  return {"cer": float(jiwer.cer(references, hypotheses)),
+          "wer": float(jiwer.wer(references, hypotheses)),
+          "cer_ignoring_case": float(jiwer.cer(lower(references), lower(hypotheses))),
+          "wer_ignoring_case": float(jiwer.wer(lower(references), lower(hypotheses)))}
