@@ -65,35 +65,6 @@ def ink_mask(gray: np.ndarray) -> np.ndarray:
   return mask
 
 
-def estimate_slant(mask: np.ndarray, candidates=np.linspace(-0.5, 0.5, 21)) -> float:
-  """The horizontal shear that makes strokes most vertical: the one whose
-  sheared vertical projection is most peaked (largest sum of squares)."""
-  h, w = mask.shape
-  ys, xs = np.nonzero(mask)
-  if len(xs) == 0:
-    return 0.0
-  rows = (h - 1 - ys).astype(np.float32)   # height above the bottom row
-  best, best_score = 0.0, -1.0
-  for shear in candidates:
-    columns = np.round(xs + shear * rows).astype(np.int64)
-    counts = np.bincount(columns - columns.min())
-    score = float((counts.astype(np.float64) ** 2).sum())
-    if score > best_score:
-      best, best_score = float(shear), score
-  return best
-
-
-def deslant(image: np.ndarray, shear: float, fill: int = 0) -> np.ndarray:
-  """Shears `image` horizontally by `shear` (x += shear * height above the
-  bottom row), widening it so nothing is cut off."""
-  h, w = image.shape
-  pad = int(np.ceil(abs(shear) * h))
-  offset = pad if shear < 0 else 0
-  matrix = np.float32([[1, -shear, shear * (h - 1) + offset], [0, 1, 0]])
-  return cv2.warpAffine(image, matrix, (w + pad, h), flags=cv2.INTER_LINEAR,
-                        borderValue=fill)
-
-
 def remove_specks(mask: np.ndarray, min_area: int) -> np.ndarray:
   count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
   keep = np.zeros(count, bool)
@@ -229,10 +200,6 @@ def segment(image: np.ndarray) -> Segmentation:
     raise ImageError("no ink found (blank or nearly uniform image)")
   line_height = ink_rows[-1] - ink_rows[0] + 1
   mask = remove_specks(mask, min_area=max(4, int(0.002 * line_height ** 2)))
-  shear = estimate_slant(mask)
-  if shear:  # shear the grey image (smoothly) and threshold again
-    gray = deslant(gray, shear, fill=int(np.median(gray)))
-    mask = remove_specks(ink_mask(gray), min_area=max(4, int(0.002 * line_height ** 2)))
   boxes = character_boxes(mask)
   if not boxes:
     raise ImageError("no ink found after removing noise")
