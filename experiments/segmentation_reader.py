@@ -25,6 +25,7 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", "runs/dev_byclass", "Workdir of a trained ByClass classifier.")
 flags.DEFINE_integer("num_words", 1000, "Test words to synthesize.")
 flags.DEFINE_integer("seed", 0, "Seed of the test set.")
+flags.DEFINE_integer("num_lines", 200, "Three-word lines to synthesize (spaces found from gaps).")
 flags.DEFINE_integer("examples", 6, "Example pictures to write.")
 flags.DEFINE_string("out", "outputs/segmentation_reader", "Output folder.")
 
@@ -62,6 +63,13 @@ def main(argv):
                                                     for r, t in zip(readings, texts)]))}
     rows.append(result)
     print(json.dumps(result))
+  # Lines of three words: the default reader, spaces included.
+  lines_texts = [" ".join(words.sample_texts(3, rng, max_len=8)) for _ in range(FLAGS.num_lines)]
+  line_readings = [reader.read(words.render_word(t, bank, rng)) for t in lines_texts]
+  line_result = {"reader": "+ case by size (default), 3-word lines",
+                 **metrics.text_error_rates(lines_texts, [r.text for r in line_readings]),
+                 "spaces_right": float(np.mean([r.text.count(" ") == 2 for r in line_readings]))}
+  print(json.dumps(line_result))
   for i in range(FLAGS.examples):
     read.show(readings[i], os.path.join(FLAGS.out, f"example_{i}.png"), f"truth {texts[i]!r}")
 
@@ -75,8 +83,11 @@ def main(argv):
                  f"{r['images_per_second']:.0f} |")
   lines.append("")
   lines.append(f"Character count right (segmentation): {100 * rows[-1]['segment_count_right']:.1f} % of words.")
+  lines.append(f"{len(lines_texts)} three-word lines, default reader: CER "
+               f"{100 * line_result['cer']:.1f} %, WER {100 * line_result['wer']:.1f} %, both "
+               f"spaces found in {100 * line_result['spaces_right']:.0f} % of lines.")
   open(os.path.join(FLAGS.out, "results.md"), "w").write("\n".join(lines) + "\n")
-  json.dump({"texts": texts, "results": rows}, open(os.path.join(FLAGS.out, "results.json"), "w"), indent=1)
+  json.dump({"texts": texts, "results": rows, "lines": line_result}, open(os.path.join(FLAGS.out, "results.json"), "w"), indent=1)
   print("\n".join(lines))
 
 
