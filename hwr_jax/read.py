@@ -34,7 +34,7 @@ class ReaderError(ValueError):
 class Character:
   char: str
   confidence: float
-  box: tuple[int, int, int, int]
+  box: tuple[int, int, int, int]   # x0, y0, x1, y1 in the input image's pixels
 
 
 @dataclasses.dataclass
@@ -174,7 +174,7 @@ class SegmentationReader:
       if i in seg.spaces_before:
         text += " "
       text += char
-      characters.append(Character(char, round(float(confidence), 4), tuple(int(v) for v in box)))
+      characters.append(Character(char, round(float(confidence), 4), seg.input_box(box)))
     return Reading(text, characters, seg)
 
   def read_file(self, path: str) -> Reading:
@@ -198,8 +198,7 @@ def show(reading: Reading, out_png: str, title: str = "") -> None:
   fig = plt.figure(figsize=(max(6, 0.9 * n), 4.2))
   top = fig.add_axes([0.02, 0.4, 0.96, 0.55])
   top.imshow(seg.gray, cmap="gray", vmin=0, vmax=255)
-  for c in reading.characters:
-    x0, y0, x1, y1 = c.box
+  for c, (x0, y0, x1, y1) in zip(reading.characters, seg.boxes):
     top.add_patch(plt.Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False,
                                 edgecolor="red", linewidth=1))
     top.text(x0, y0 - 2, c.char, color="red", fontsize=11, va="bottom")

@@ -182,6 +182,11 @@ class Segmentation:
   crops: np.ndarray          # (n, 28, 28) uint8, EMNIST-like
   line_top: int              # top and bottom of the ink of the line
   line_bottom: int
+  scale: float = 1.0         # working image size / input image size
+
+  def input_box(self, box: Box) -> Box:
+    """A box of the working image in the input image's pixel coordinates."""
+    return tuple(int(round(v / self.scale)) for v in box)
 
 
 def segment(image: np.ndarray) -> Segmentation:
@@ -190,6 +195,7 @@ def segment(image: np.ndarray) -> Segmentation:
   if gray.size > MAX_PIXELS:
     raise ImageError(f"image of {gray.shape[1]}x{gray.shape[0]} pixels is too large "
                      f"(over {MAX_PIXELS // 1_000_000} MP); crop it to the line of text")
+  scale = 1.0
   if gray.shape[0] > WORKING_HEIGHT:
     scale = WORKING_HEIGHT / gray.shape[0]
     gray = cv2.resize(gray, (max(1, int(gray.shape[1] * scale)), WORKING_HEIGHT),
@@ -213,4 +219,5 @@ def segment(image: np.ndarray) -> Segmentation:
   crops = np.stack([emnist_crop(mask, b) for b in boxes])
   return Segmentation(gray=gray, mask=mask, boxes=boxes,
                       spaces_before=word_breaks(boxes, float(heights.max())),
-                      crops=crops, line_top=int(ink_rows[0]), line_bottom=int(ink_rows[-1]) + 1)
+                      crops=crops, line_top=int(ink_rows[0]), line_bottom=int(ink_rows[-1]) + 1,
+                      scale=scale)

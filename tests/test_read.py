@@ -112,6 +112,13 @@ def test_cli_reads_good_files_and_reports_bad_ones(tiny_model, tmp_path):
   assert "not a readable image" in lines[1]["error"] and "no ink" in lines[2]["error"]
   assert (tmp_path / "show-word.png").exists()
 
+  # Boxes are in the input image's pixels, also for images scaled down to work on.
+  large = cv2.resize(image, None, fx=4, fy=4, interpolation=cv2.INTER_NEAREST)
+  cv2.imwrite(str(tmp_path / "large.png"), large)
+  result = hwr_read(str(tmp_path / "large.png"), f"--workdir={tiny_model}", "--json")
+  boxes = [c["box"] for c in json.loads(result.stdout)["characters"]]
+  assert boxes[0] == pytest.approx([80, 60, 112, 180], abs=4)
+
   result = hwr_read(str(good), f"--workdir={tiny_model}")
   assert result.returncode == 0
   path, text, confidences = result.stdout.strip().split("\t")
