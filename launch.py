@@ -32,11 +32,16 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
   runtime.setup(distributed=config.distributed)
   # Imported after the runtime setup, which must precede any JAX computation.
-  from hwr_jax import evaluate, train
+  from hwr_jax import evaluate, train, train_words
   from hwr_jax.checkpoints import CheckpointMismatchError
   from hwr_jax.data.errors import DataError
   try:
-    if FLAGS.mode == "train":
+    if config.get("task") == "words":
+      if FLAGS.mode != "train":
+        raise app.UsageError("Word readers are evaluated with experiments/compare_readers.py "
+                             "and used with hwr-read --reader=crnn.")
+      train_words.train_and_evaluate(config, FLAGS.workdir)
+    elif FLAGS.mode == "train":
       train.train_and_evaluate(config, FLAGS.workdir)
     else:
       evaluate.evaluate_checkpoint(config, FLAGS.workdir, FLAGS.checkpoint, FLAGS.split)

@@ -76,3 +76,18 @@ def test_lm_and_lexicon_guide_the_beam():
   assert TextDecoder(charset, lexicon=none_fit).decode(probs, "lexicon")[0] == "abb"
   strict = TextDecoder(charset, lexicon=none_fit, lexicon_fallback=False)
   assert strict.decode(probs, "lexicon")[0] == ""
+
+
+def test_ctc_score_agrees_with_optax_ctc_loss():
+  import jax.numpy as jnp
+  import optax
+  rng = np.random.default_rng(1)
+  for labels in ([1, 2, 2, 3], [3], [], [2, 1, 2]):
+    probs = rng.dirichlet(np.ones(4), size=9)
+    n = max(1, len(labels))
+    label_array = np.zeros((1, n), np.int32)
+    label_array[0, :len(labels)] = labels
+    padding = np.zeros((1, n), np.float32)
+    padding[0, len(labels):] = 1
+    loss = optax.ctc_loss(jnp.log(probs)[None], jnp.zeros((1, 9)), label_array, padding)
+    assert decoders.ctc_log_prob(probs, labels) == pytest.approx(-float(loss[0]), abs=1e-4)

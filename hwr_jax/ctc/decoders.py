@@ -101,13 +101,23 @@ def prefix_beam_search(probs: np.ndarray, beam_width: int = 16, blank: int = 0,
   return sorted(((p, b.total + b.lm) for p, b in beams.items()), key=lambda x: -x[1])
 
 
-def ctc_log_prob(probs: np.ndarray, labels: list[int], blank: int = 0) -> float:
-  """log P(labels | probs) under CTC (forward algorithm over all alignments)."""
-  import jax.numpy as jnp
-  import optax
-  logits = jnp.log(jnp.maximum(jnp.asarray(probs, jnp.float32), 1e-30))[None]
-  n = max(1, len(labels))
-  label_array = jnp.zeros((1, n), jnp.int32).at[0, :len(labels)].set(jnp.asarray(labels, jnp.int32))
-  label_pad = jnp.zeros((1, n)).at[0, len(labels):].set(1.0)
-  loss = optax.ctc_loss(logits, jnp.zeros(logits.shape[:2]), label_array, label_pad, blank_id=blank)
-  return -float(loss[0])
+def ctc_log_prob(probs: np.ndarray, labels, blank: int = 0) -> float:
+  """log P(labels | probs) under CTC: the forward algorithm over all
+  alignments, in log space, vectorized over the 2L+1 states."""
+  log_probs = np.log(np.maximum(np.asarray(probs, np.float64), 1e-30))
+  states = np.full(2 * len(labels) + 1, blank)
+  states[1::2] = labels
+  # A state may skip the blank before it unless it repeats the label two back.
+  skip = np.zeros(len(states), bool)
+  skip[3::2] = states[3::2] != states[1:-2:2]
+  alpha = np.full(len(states), NEG_INF)
+  alpha[0] = log_probs[0, blank]
+  if len(labels):
+    alpha[1] = log_probs[0, states[1]]
+  for t in range(1, len(log_probs)):
+    step = np.full_like(alpha, NEG_INF)
+    step[1:] = alpha[:-1]
+    jump = np.full_like(alpha, NEG_INF)
+    jump[2:] = np.where(skip[2:], alpha[:-2], NEG_INF)
+    alpha = np.logaddexp(np.logaddexp(alpha, step), jump) + log_probs[t, states]
+  return float(np.logaddexp(alpha[-1], alpha[-2]) if len(labels) else alpha[-1])
