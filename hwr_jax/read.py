@@ -2,6 +2,7 @@
 reader), from Python or the command line.
 
   hwr-read word.png line.jpg scans/ --workdir=runs/dev_byclass [--json] [--show=out.png]
+  hwr-read word.png --workdir=runs/words --reader=crnn --decoder=beam_lm
   python -m hwr_jax.read word.png --workdir=runs/dev_byclass
 """
 
@@ -40,12 +41,17 @@ class Character:
 @dataclasses.dataclass
 class Reading:
   text: str
-  characters: list[Character]
+  characters: list[Character]          # per character (segmentation reader)
   segmentation: segment.Segmentation | None = None
+  confidence: float | None = None      # per word (CRNN reader)
 
   def to_json(self) -> dict:
-    return {"text": self.text,
-            "characters": [dataclasses.asdict(c) for c in self.characters]}
+    out = {"text": self.text}
+    if self.confidence is not None:
+      out["confidence"] = self.confidence
+    if self.characters:
+      out["characters"] = [dataclasses.asdict(c) for c in self.characters]
+    return out
 
 
 def letters_or_digits(probs: np.ndarray, charset: str) -> np.ndarray:
@@ -115,18 +121,10 @@ class SegmentationReader:
   def __init__(self, workdir: str, checkpoint: str = "best", use_case_by_size: bool = True,
                use_word_rules: bool = True):
     import jax
-    import ml_collections
     from hwr_jax import checkpoints, train
     from hwr_jax.data import labels
-    config_path = os.path.join(workdir, "config.json")
-    if not os.path.exists(config_path):
-      raise ReaderError(f"{workdir} holds no config.json: not a workdir of a trained "
-                        "classifier. Train one: python launch.py --config=configs/dev_byclass.py "
-                        f"--workdir={workdir}")
-    config = ml_collections.ConfigDict(json.load(open(config_path)))
-    if config.get("model", {}).get("name") != "cnn":
-      raise ReaderError(f"{workdir} holds a {config.get('model', {}).get('name')!r} model; "
-                        "the segmentation reader needs a character classifier ('cnn').")
+    config = _load_config(workdir, "cnn", "the segmentation reader needs a character "
+                          "classifier (python launch.py --config=configs/dev_byclass.py)")
     self.charset = labels.charset(config.data.label_space)
     state = train.create_train_state(config, len(self.charset), 1)
     store = checkpoints.CheckpointStore(workdir, config.to_dict())
@@ -178,13 +176,98 @@ class SegmentationReader:
     return Reading(text, characters, seg)
 
   def read_file(self, path: str) -> Reading:
-    import cv2
-    if not os.path.exists(path):
-      raise segment.ImageError("file not found")
-    image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-    if image is None:
-      raise segment.ImageError("not a readable image (unknown format or corrupt file)")
+    return self.read(load_image(path))
+
+
+def load_image(path: str) -> np.ndarray:
+  import cv2
+  if not os.path.exists(path):
+    raise segment.ImageError("file not found")
+  image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+  if image is None:
+    raise segment.ImageError("not a readable image (unknown format or corrupt file)")
+  return image
+
+
+class CRNNReader:
+  """Reads whole word images with a trained CRNN and a CTC decoder."""
+
+  def __init__(self, workdir: str, checkpoint: str = "best", decoder: str = "best_path",
+               beam_width: int = 16, lexicon_path: str | None = None):
+    import jax
+    from hwr_jax import checkpoints, parallel, train_words
+    from hwr_jax.ctc.decode import DECODERS, TextDecoder
+    from hwr_jax.ctc.language import CharNgramLM, Lexicon
+    from hwr_jax.data import labels, words
+    if decoder not in DECODERS:
+      raise ReaderError(f"Unknown decoder {decoder!r}; choose from {DECODERS}.")
+    config = _load_config(workdir, "crnn", "the CRNN reader needs a word model "
+                          "(python launch.py --config=configs/words.py)")
+    config.init_from = ""   # the checkpoint holds every weight
+    self.config, self.decoder_name = config, decoder
+    self.charset = labels.charset(config.data.label_space)
+    state = train_words.create_train_state(config, self.charset)
+    store = checkpoints.CheckpointStore(workdir, config.to_dict())
+    which = checkpoint if checkpoint in ("best", "latest") else "latest"
+    state, meta = store.restore(state, which, None if checkpoint in ("best", "latest")
+                                else int(checkpoint), model_only=True)
+    store.close()
+    if meta is None:
+      raise ReaderError(f"No {which} checkpoint in {workdir}/checkpoints.")
+    self.mesh = parallel.make_mesh()
+    self.state = jax.device_put(state, parallel.replicated(self.mesh))
+    self._predict = jax.jit(train_words.predict_step)
+    self._probs_fn = train_words.predict_probs
+    lm = lexicon = None
+    if decoder == "beam_lm":
+      texts = words.sample_texts(20000, np.random.default_rng(0))
+      lm = CharNgramLM(texts, order=4)
+    if decoder == "lexicon":
+      if lexicon_path:
+        lexicon = Lexicon.from_file(lexicon_path)
+      else:
+        vocabulary, weights = words.word_list()
+        lexicon = Lexicon(vocabulary, weights)
+    self.decoder = TextDecoder(self.charset, beam_width=beam_width, lm=lm, lexicon=lexicon)
+
+  def probabilities(self, images: list[np.ndarray]) -> list[np.ndarray]:
+    size = min(self.config.eval_batch_size, max(8, 1 << (len(images) - 1).bit_length()))
+    size -= size % self.mesh.size
+    return self._probs_fn(self.state, self._predict, images, self.config, self.mesh,
+                          batch_size=max(size, self.mesh.size))
+
+  def read_many(self, images: list[np.ndarray]) -> list[Reading]:
+    """Reads a list of word images in batches; the confidence of a word is
+    P(text | image) under the model (CTC, summed over alignments)."""
+    from hwr_jax.ctc.decoders import ctc_log_prob
+    readings = []
+    for probs in self.probabilities(images):
+      text, _ = self.decoder.decode(probs, self.decoder_name)
+      confidence = float(np.exp(ctc_log_prob(probs, [self.charset.index(c) + 1 for c in text])))
+      readings.append(Reading(text, [], None, round(confidence, 4)))
+    return readings
+
+  def read(self, image: np.ndarray) -> Reading:
+    return self.read_many([image])[0]
+
+  def read_file(self, path: str) -> Reading:
+    image = segment.to_gray(load_image(path))
+    if not segment.ink_mask(image).any():
+      raise segment.ImageError("no ink found (blank or nearly uniform image)")
     return self.read(image)
+
+
+def _load_config(workdir: str, model_name: str, what: str):
+  import ml_collections
+  config_path = os.path.join(workdir, "config.json")
+  if not os.path.exists(config_path):
+    raise ReaderError(f"{workdir} holds no config.json: not a workdir of a trained "
+                      f"model. {what}.")
+  config = ml_collections.ConfigDict(json.load(open(config_path)))
+  found = config.get("model", {}).get("name")
+  if found != model_name:
+    raise ReaderError(f"{workdir} holds a {found!r} model; {what}.")
+  return config
 
 
 def show(reading: Reading, out_png: str, title: str = "") -> None:
@@ -229,8 +312,15 @@ def main(argv=None) -> int:
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("images", nargs="+", help="image files or folders of images")
   parser.add_argument("--workdir", required=True, help="workdir of a trained model")
-  parser.add_argument("--reader", default="segment", choices=["segment"],
-                      help="segment: cut into characters and classify them")
+  parser.add_argument("--reader", default="segment", choices=["segment", "crnn"],
+                      help="segment: cut into characters and classify them (a classifier "
+                           "workdir); crnn: read whole words (a configs/words.py workdir)")
+  parser.add_argument("--decoder", default="best_path",
+                      choices=["best_path", "beam", "beam_lm", "lexicon"], help="crnn: CTC decoder")
+  parser.add_argument("--beam-width", type=int, default=16, help="crnn: beam width")
+  parser.add_argument("--lexicon", metavar="FILE",
+                      help="crnn --decoder=lexicon: word list (one word per line, optional "
+                           "count); default: the 20,000 most frequent English words")
   parser.add_argument("--checkpoint", default="best", help="'best', 'latest' or a step")
   parser.add_argument("--json", action="store_true", help="print one JSON object per image")
   parser.add_argument("--show", metavar="OUT.png",
@@ -245,10 +335,14 @@ def main(argv=None) -> int:
   if not files:
     parser.error("no images found")
   try:
-    reader = SegmentationReader(args.workdir, args.checkpoint,
-                                use_case_by_size=not args.no_case_by_size,
-                                use_word_rules=not args.no_word_rules)
-  except (ReaderError, ValueError) as e:
+    if args.reader == "crnn":
+      reader = CRNNReader(args.workdir, args.checkpoint, args.decoder, args.beam_width,
+                          args.lexicon)
+    else:
+      reader = SegmentationReader(args.workdir, args.checkpoint,
+                                  use_case_by_size=not args.no_case_by_size,
+                                  use_word_rules=not args.no_word_rules)
+  except (ReaderError, ValueError, OSError) as e:
     print(f"error: {e}", file=sys.stderr)
     return 2
   failures = 0
@@ -263,10 +357,12 @@ def main(argv=None) -> int:
       continue
     if args.json:
       print(json.dumps({"file": path, **reading.to_json()}))
+    elif reading.confidence is not None:
+      print(f"{path}\t{reading.text}\t{reading.confidence:.2f}")
     else:
       confidences = " ".join(f"{c.char}:{c.confidence:.2f}" for c in reading.characters)
       print(f"{path}\t{reading.text}\t{confidences}")
-    if args.show:
+    if args.show and reading.segmentation is not None:
       out = args.show if len(files) == 1 else \
           f"{os.path.splitext(args.show)[0]}-{os.path.splitext(os.path.basename(path))[0]}.png"
       show(reading, out, os.path.basename(path))

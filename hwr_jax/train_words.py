@@ -114,11 +114,12 @@ class WordData:
                                     config.words.max_label_length)
 
 
-def predict_probs(state, predict, images, config, mesh) -> list[np.ndarray]:
-  """(T_i, C) probability matrices for word images, batched by bucket."""
+def predict_probs(state, predict, images, config, mesh, batch_size=None) -> list[np.ndarray]:
+  """(T_i, C) probability matrices for word images, batched by bucket
+  (images of similar width together); batches padded to `batch_size`."""
   out = [None] * len(images)
   order = sorted(range(len(images)), key=lambda i: images[i].shape[1] / images[i].shape[0])
-  size = config.eval_batch_size
+  size = batch_size or config.eval_batch_size
   for start in range(0, len(order), size):
     index = order[start:start + size]
     batch = word_batches.make_batch([images[i] for i in index], None, "",

@@ -18,11 +18,13 @@ def shared_emnist():
   return SHARED_EMNIST
 
 
-def synthetic_glyphs(n: int, num_classes: int, seed: int = 0):
+def synthetic_glyphs(n: int, num_classes: int, seed: int = 0, every_class: bool = False):
   """Upright 28x28 uint8 images whose class is a learnable shape: a bar
-  whose row and thickness encode the label, plus noise."""
+  whose row and thickness encode the label, plus noise. `every_class`: labels
+  cycle through all classes (so any slice of num_classes has each once)."""
   rng = np.random.default_rng(seed)
-  labels = rng.integers(0, num_classes, n).astype(np.uint8)
+  labels = (np.arange(n) % num_classes if every_class
+            else rng.integers(0, num_classes, n)).astype(np.uint8)
   images = rng.integers(0, 40, (n, 28, 28)).astype(np.uint8)
   for i, k in enumerate(labels.tolist()):
     row = 3 + (k * 22) // num_classes

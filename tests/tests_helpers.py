@@ -21,3 +21,18 @@ def tiny_workdir(folder) -> str:
   workdir = str(folder / "workdir")
   train.train_and_evaluate(config, workdir)
   return workdir
+
+
+def tiny_word_config(folder, num_epochs=2):
+  """A words config on synthetic glyphs (62 classes), small enough for tests."""
+  from configs import words as words_config
+  images, labels = synthetic_glyphs(620, 62, seed=3, every_class=True)
+  idx.write_idx(str(folder / "wi.gz"), np.swapaxes(images, 1, 2))
+  idx.write_idx(str(folder / "wl.gz"), labels)
+  config = words_config.get_config()
+  config.data.update(train_images=str(folder / "wi.gz"), train_labels=str(folder / "wl.gz"),
+                     validation_fraction=0.2)
+  config.words.update(steps_per_epoch=12, num_validation_words=16, buckets=(48, 96, 192))
+  config.update(batch_size=16, eval_batch_size=16, num_epochs=num_epochs, log_every_steps=4,
+                learning_rate=3e-3)
+  return config

@@ -1,0 +1,91 @@
+import json
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from hwr_jax import read, train_words
+from hwr_jax.data import word_batches
+from hwr_jax.models.crnn import CRNN, HEIGHT, output_length
+from tests_helpers import tiny_word_config, tiny_workdir
+
+
+@pytest.mark.parametrize("width", [48, 96, 192])
+def test_output_length_for_an_image_width(width):
+  model = CRNN(num_labels=63)
+  images = jnp.zeros((2, HEIGHT, width, 1))
+  lengths = jnp.array([output_length(width), output_length(width) // 2])
+  params = model.init(jax.random.key(0), images, lengths)
+  logits = model.apply(params, images, lengths)
+  assert logits.shape == (2, output_length(width), 63) and output_length(width) == width // 4
+
+
+def test_word_batches_pad_to_a_bucket_and_mask_labels():
+  images = [np.full((40, w), 230, np.uint8) for w in (60, 90)]
+  for im in images:
+    im[10:30, 5:-5] = 20
+  batch = word_batches.make_batch(images, ["ab", "Hello"], "abHelo", (48, 96, 192), 6)
+  assert batch["image"].shape[0] == 2 and batch["image"].shape[1] == HEIGHT
+  assert batch["image"].shape[2] in (48, 96, 192)
+  assert batch["label"].tolist() == [[1, 2, 0, 0, 0, 0], [3, 4, 5, 5, 6, 0]]
+  assert batch["label_padding"].tolist()[0] == [0, 0, 1, 1, 1, 1]
+  assert (batch["length"] == [p // 4 for p in (word_batches.prepare(im, 192).shape[1] for im in images)]).all()
+
+
+def test_init_from_a_trained_classifier(tmp_path):
+  classifier = tiny_workdir(tmp_path)
+  config = tiny_word_config(tmp_path)
+  config.init_from = classifier
+  state = train_words.create_train_state(config, "x" * 62)
+  from hwr_jax import checkpoints, train
+  cnn_config = train.ml_collections.ConfigDict(json.load(open(f"{classifier}/config.json")))
+  store = checkpoints.CheckpointStore(classifier, cnn_config.to_dict())
+  cnn, _ = store.restore(train.create_train_state(cnn_config, 62, 1), "best")
+  store.close()
+  jax.tree.map(np.testing.assert_array_equal, state.params["ConvBlock_1"], cnn.params["ConvBlock_1"])
+
+
+@pytest.fixture(scope="module")
+def word_workdir(tmp_path_factory):
+  folder = tmp_path_factory.mktemp("words")
+  train_words.train_and_evaluate(tiny_word_config(folder), str(folder / "run"))
+  return str(folder / "run")
+
+
+def test_short_training_lowers_the_ctc_loss(word_workdir):
+  records = [json.loads(l) for l in open(f"{word_workdir}/metrics.jsonl")]
+  assert len(records) == 2 and records[1]["train_loss"] < 0.8 * records[0]["train_loss"]
+  assert 0 <= records[1]["val_cer"]
+
+
+def hwr_read(*args):
+  return subprocess.run([sys.executable, "-m", "hwr_jax.read", *args], cwd=ROOT,
+                        capture_output=True, text=True, timeout=300)
+
+
+def test_cli_reads_words_with_every_decoder(word_workdir, tmp_path):
+  image = np.full((50, 120), 225, np.uint8)
+  image[12:38, 10:20] = 30
+  image[12:38, 40:70] = 30
+  import cv2
+  cv2.imwrite(str(tmp_path / "w.png"), image)
+  cv2.imwrite(str(tmp_path / "blank.png"), np.full((50, 120), 225, np.uint8))
+  (tmp_path / "lexicon.txt").write_text("hello 10\nworld 3\n")
+  for decoder in ("best_path", "beam", "beam_lm", "lexicon"):
+    extra = [f"--lexicon={tmp_path / 'lexicon.txt'}"] if decoder == "lexicon" else []
+    result = hwr_read(str(tmp_path), f"--workdir={word_workdir}", "--reader=crnn",
+                      f"--decoder={decoder}", "--json", *extra)
+    assert result.returncode == 1, result.stderr[-2000:]       # blank.png fails
+    lines = {json.loads(l)["file"].split("/")[-1]: json.loads(l) for l in result.stdout.splitlines()}
+    assert "no ink" in lines["blank.png"]["error"]
+    assert 0 <= lines["w.png"]["confidence"] <= 1 and isinstance(lines["w.png"]["text"], str)
+
+
+def test_cli_refuses_a_classifier_for_the_crnn_reader(tmp_path):
+  (tmp_path / "config.json").write_text(json.dumps({"model": {"name": "cnn"}}))
+  result = hwr_read("x.png", f"--workdir={tmp_path}", "--reader=crnn")
+  assert result.returncode == 2 and "needs a word model" in result.stderr
