@@ -127,7 +127,7 @@ def test_cli_reads_good_files_and_reports_bad_ones(tiny_model, tmp_path):
 
 def test_cli_refuses_a_workdir_without_a_classifier(tmp_path):
   result = hwr_read("x.png", f"--workdir={tmp_path}")
-  assert result.returncode == 2 and "not a workdir of a trained classifier" in result.stderr
+  assert result.returncode == 2 and "not a workdir of a trained model" in result.stderr
   (tmp_path / "config.json").write_text(json.dumps({"model": {"name": "crnn"}}))
   result = hwr_read("x.png", f"--workdir={tmp_path}")
   assert result.returncode == 2 and "needs a character classifier" in result.stderr
