@@ -114,3 +114,21 @@ class CheckpointStore:
   def close(self) -> None:
     self.latest.close()
     self.best.close()
+
+
+def restore_for_inference(workdir: str, config_dict: dict, state, checkpoint: str = "best"):
+  """Fills `state` from `workdir`'s 'best' or 'latest' checkpoint, or the one
+  of step `checkpoint`; checks only that the model and label space match.
+  Returns (state, meta); raises FileNotFoundError when there is none."""
+  store = CheckpointStore(workdir, config_dict)
+  which, step = (checkpoint, None) if checkpoint in ("best", "latest") \
+      else ("latest", int(checkpoint))
+  try:
+    state, meta = store.restore(state, which, step, model_only=True)
+  finally:
+    store.close()
+  if meta is None:
+    raise FileNotFoundError(
+        f"No {which} checkpoint in {os.path.abspath(workdir)}/checkpoints. Train first: "
+        f"python launch.py --config=... --workdir={workdir}")
+  return state, meta

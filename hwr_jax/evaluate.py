@@ -40,15 +40,7 @@ def evaluate_checkpoint(config, workdir: str, checkpoint: str = "best",
   mesh = parallel.make_mesh()
   trainer = train.Trainer(config, mesh)
   state = train.create_train_state(config, len(charset), 1)
-  store = checkpoints.CheckpointStore(workdir, config.to_dict())
-  which, step = (checkpoint, None) if checkpoint in ("best", "latest") \
-      else ("latest", int(checkpoint))
-  state, meta = store.restore(state, which, step, model_only=True)
-  store.close()
-  if meta is None:
-    raise FileNotFoundError(
-        f"No {which} checkpoint in {os.path.abspath(workdir)}/checkpoints. Train "
-        f"first: python launch.py --config=... --workdir={workdir}")
+  state, meta = checkpoints.restore_for_inference(workdir, config.to_dict(), state, checkpoint)
 
   if splits is not None:
     images_labels = splits.test if split == "test" else splits.validation

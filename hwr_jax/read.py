@@ -127,13 +127,7 @@ class SegmentationReader:
                           "classifier (python launch.py --config=configs/dev_byclass.py)")
     self.charset = labels.charset(config.data.label_space)
     state = train.create_train_state(config, len(self.charset), 1)
-    store = checkpoints.CheckpointStore(workdir, config.to_dict())
-    which = checkpoint if checkpoint in ("best", "latest") else "latest"
-    state, meta = store.restore(state, which, None if checkpoint in ("best", "latest")
-                                else int(checkpoint), model_only=True)
-    store.close()
-    if meta is None:
-      raise ReaderError(f"No {which} checkpoint in {workdir}/checkpoints.")
+    state, _ = checkpoints.restore_for_inference(workdir, config.to_dict(), state, checkpoint)
     self.params = state.params
     apply = state.apply_fn
     self._probs = jax.jit(lambda p, x: jax.nn.softmax(apply({"params": p}, train.preprocess(x))))
@@ -207,13 +201,7 @@ class CRNNReader:
     self.config, self.decoder_name = config, decoder
     self.charset = labels.charset(config.data.label_space)
     state = train_words.create_train_state(config, self.charset)
-    store = checkpoints.CheckpointStore(workdir, config.to_dict())
-    which = checkpoint if checkpoint in ("best", "latest") else "latest"
-    state, meta = store.restore(state, which, None if checkpoint in ("best", "latest")
-                                else int(checkpoint), model_only=True)
-    store.close()
-    if meta is None:
-      raise ReaderError(f"No {which} checkpoint in {workdir}/checkpoints.")
+    state, _ = checkpoints.restore_for_inference(workdir, config.to_dict(), state, checkpoint)
     self.mesh = parallel.make_mesh()
     self.state = jax.device_put(state, parallel.replicated(self.mesh))
     self._predict = jax.jit(train_words.predict_step)
@@ -342,7 +330,7 @@ def main(argv=None) -> int:
       reader = SegmentationReader(args.workdir, args.checkpoint,
                                   use_case_by_size=not args.no_case_by_size,
                                   use_word_rules=not args.no_word_rules)
-  except (ReaderError, ValueError, OSError) as e:
+  except (ReaderError, ValueError, OSError) as e:  # OSError: FileNotFoundError too
     print(f"error: {e}", file=sys.stderr)
     return 2
   failures = 0

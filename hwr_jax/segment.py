@@ -180,8 +180,6 @@ class Segmentation:
   boxes: list[Box]           # characters, left to right
   spaces_before: list[int]   # box indices preceded by a space
   crops: np.ndarray          # (n, 28, 28) uint8, EMNIST-like
-  line_top: int              # top and bottom of the ink of the line
-  line_bottom: int
   scale: float = 1.0         # working image size / input image size
 
   def input_box(self, box: Box) -> Box:
@@ -215,9 +213,7 @@ def segment(image: np.ndarray) -> Segmentation:
   # median height (about the x-height: most letters are that wide or wider).
   char_width = max(float(np.median(widths)), 0.9 * float(np.median(heights)))
   boxes = split_wide_boxes(mask, boxes, char_width)
-  ink_rows = np.flatnonzero(mask.any(1))
   crops = np.stack([emnist_crop(mask, b) for b in boxes])
   return Segmentation(gray=gray, mask=mask, boxes=boxes,
                       spaces_before=word_breaks(boxes, float(heights.max())),
-                      crops=crops, line_top=int(ink_rows[0]), line_bottom=int(ink_rows[-1]) + 1,
-                      scale=scale)
+                      crops=crops, scale=scale)

@@ -28,8 +28,7 @@ class TrainingDivergedError(RuntimeError):
   """The loss became NaN or infinite."""
 
 
-class TrainState(train_state.TrainState):
-  pass
+TrainState = train_state.TrainState
 
 
 def preprocess(images: jnp.ndarray) -> jnp.ndarray:

@@ -49,11 +49,7 @@ def init_from_classifier(params: dict, workdir: str) -> dict:
   config = ml_collections.ConfigDict(json.load(open(os.path.join(workdir, "config.json"))))
   charset = label_maps.charset(config.data.label_space)
   cnn_state = train.create_train_state(config, len(charset), 1)
-  store = checkpoints.CheckpointStore(workdir, config.to_dict())
-  cnn_state, meta = store.restore(cnn_state, "best", model_only=True)
-  store.close()
-  if meta is None:
-    raise FileNotFoundError(f"init_from: no checkpoint in {workdir}")
+  cnn_state, _ = checkpoints.restore_for_inference(workdir, config.to_dict(), cnn_state)
   params = dict(params)
   for block in ("ConvBlock_0", "ConvBlock_1"):
     params[block] = cnn_state.params[block]

@@ -41,11 +41,11 @@ def test_init_from_a_trained_classifier(tmp_path):
   config = tiny_word_config(tmp_path)
   config.init_from = classifier
   state = train_words.create_train_state(config, "x" * 62)
+  import ml_collections
   from hwr_jax import checkpoints, train
-  cnn_config = train.ml_collections.ConfigDict(json.load(open(f"{classifier}/config.json")))
-  store = checkpoints.CheckpointStore(classifier, cnn_config.to_dict())
-  cnn, _ = store.restore(train.create_train_state(cnn_config, 62, 1), "best")
-  store.close()
+  cnn_config = ml_collections.ConfigDict(json.load(open(f"{classifier}/config.json")))
+  cnn, _ = checkpoints.restore_for_inference(
+      classifier, cnn_config.to_dict(), train.create_train_state(cnn_config, 62, 1))
   jax.tree.map(np.testing.assert_array_equal, state.params["ConvBlock_1"], cnn.params["ConvBlock_1"])
 
 
