@@ -2,7 +2,9 @@
 
 Glyphs: the ByClass images of configs/dev_byclass.py (../shared/emnist); the
 training words use its training part only, validation words its held-out
-part. Point data.* at the official ByClass files to use the full set.
+part. Point data.* at the official ByClass files to use the full set, or
+train on real word images: --config.words.source=folder|iam
+--config.words.path=FOLDER (validation: the last data.validation_fraction).
 
 python launch.py --config=configs/words.py --workdir=runs/words
 """
@@ -24,6 +26,8 @@ def get_config():
   config.init_from = ""           # workdir of a character CNN to start the conv blocks from
 
   config.words = ml_collections.ConfigDict()
+  config.words.source = "synthetic"   # synthetic | folder (labels.tsv) | iam (words.txt)
+  config.words.path = ""              # folder / iam: the folder to read
   config.words.buckets = (48, 96, 144, 192)   # padded image widths (height 24)
   config.words.max_label_length = 12
   config.words.steps_per_epoch = 250

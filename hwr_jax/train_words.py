@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from hwr_jax import checkpoints, metrics, parallel, train
 from hwr_jax.ctc.decode import TextDecoder
-from hwr_jax.data import batching, labels as label_maps, sources, word_batches, words
+from hwr_jax.data import batching, labels as label_maps, word_batches, word_sources
 from hwr_jax.models.crnn import CRNN, HEIGHT
 
 
@@ -82,30 +82,21 @@ def predict_step(state, batch):
 
 
 class WordData:
-  """Training batches synthesized on the fly; a fixed validation set."""
+  """Training batches from a word source (`data/word_sources.py`), made in a
+  background thread; a fixed validation set."""
 
   def __init__(self, config):
-    splits = sources.load(config.data, with_test=False)
-    if splits.charset != label_maps.BYCLASS_CHARS:
-      raise ValueError("The word reader needs ByClass (case-sensitive) glyphs: "
-                       "set data.label_space='byclass'.")
-    self.charset = splits.charset
-    self.train_bank = words.GlyphBank(*splits.train)
-    self.val_bank = words.GlyphBank(*splits.validation)
-    self.vocabulary = words.word_list()
     self.config = config
-    rng = np.random.default_rng([config.seed, 10_000])
-    n = config.words.num_validation_words
-    self.val_texts = words.sample_texts(n, rng, self.vocabulary, config.words.max_label_length)
-    self.val_images = [words.render_word(t, self.val_bank, rng) for t in self.val_texts]
+    self.charset = label_maps.BYCLASS_CHARS
+    self.source = word_sources.create(config)
+    self.val_images, self.val_texts = self.source.validation
 
   def train_batches(self, epoch: int, shard_index: int = 0, num_shards: int = 1):
     config = self.config
     rng = np.random.default_rng([config.seed, epoch, shard_index])
     local = config.batch_size // num_shards
     for _ in range(config.words.steps_per_epoch):
-      texts = words.sample_texts(local, rng, self.vocabulary, config.words.max_label_length)
-      images = [words.render_word(t, self.train_bank, rng) for t in texts]
+      images, texts = self.source.sample(local, rng)
       yield word_batches.make_batch(images, texts, self.charset, config.words.buckets,
                                     config.words.max_label_length)
 

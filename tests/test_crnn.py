@@ -89,3 +89,50 @@ def test_cli_refuses_a_classifier_for_the_crnn_reader(tmp_path):
   (tmp_path / "config.json").write_text(json.dumps({"model": {"name": "cnn"}}))
   result = hwr_read("x.png", f"--workdir={tmp_path}", "--reader=crnn")
   assert result.returncode == 2 and "needs a word model" in result.stderr
+
+
+def write_word_images(folder, texts):
+  import cv2
+  from hwr_jax.data import words
+  from conftest import synthetic_glyphs
+  images, labels = synthetic_glyphs(124, 62, every_class=True)
+  bank = words.GlyphBank(images, labels)
+  rng = np.random.default_rng(0)
+  for i, text in enumerate(texts):
+    cv2.imwrite(str(folder / f"w{i}.png"), words.render_word(text, bank, rng))
+
+
+def test_labels_tsv_folder_trains_the_crnn(tmp_path):
+  from hwr_jax.data import word_sources
+  texts = ["hello", "World", "42", "abc", "xyz", "Quick"] * 4
+  write_word_images(tmp_path, texts)
+  lines = [f"w{i}.png\t{t}" for i, t in enumerate(texts)]
+  lines += ["missing.png\tgone", "w0.png\tnaïve", "w1.png\tfar too long for the reader"]
+  (tmp_path / "labels.tsv").write_text("\n".join(lines) + "\n")
+  config = tiny_word_config(tmp_path, num_epochs=1)
+  config.words.update(source="folder", path=str(tmp_path))
+  source = word_sources.create(config)
+  assert len(source.train[0]) + len(source.validation[0]) == len(texts)   # 3 dropped
+  images, sampled = source.sample(5, np.random.default_rng(0))
+  assert len(images) == 5 and set(sampled) <= set(texts)
+  record = train_words.train_and_evaluate(config, str(tmp_path / "run"))
+  assert record["epoch"] == 1 and np.isfinite(record["train_loss"])
+
+
+def test_iam_words_txt_is_parsed(tmp_path):
+  from hwr_jax.data import word_sources
+  folder = tmp_path / "words" / "a01" / "a01-000u"
+  folder.mkdir(parents=True)
+  write_word_images(folder, ["A", "MOVE"])
+  (folder / "w0.png").rename(folder / "a01-000u-00-00.png")
+  (folder / "w1.png").rename(folder / "a01-000u-00-01.png")
+  (tmp_path / "words.txt").write_text(
+      "#--- comment\n"
+      "a01-000u-00-00 ok 154 408 768 27 51 AT A\n"
+      "a01-000u-00-01 ok 154 507 766 213 48 NN MOVE\n"
+      "a01-000u-00-02 err 154 796 764 70 50 TO to\n")
+  pairs = word_sources.read_iam_words(str(tmp_path))
+  assert pairs == [(str(folder / "a01-000u-00-00.png"), "A"),
+                   (str(folder / "a01-000u-00-01.png"), "MOVE")]
+  with pytest.raises(word_sources.DataError, match="words.txt not found"):
+    word_sources.read_iam_words(str(tmp_path / "nowhere"))
