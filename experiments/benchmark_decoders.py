@@ -31,8 +31,8 @@ def export_and_time_ours(args):
   reader = read.CRNNReader(args.crnn)
   bank = words.heldout_bank(reader.config.data)
   rng = np.random.default_rng([args.seed, 30_000])
-  texts = words.sample_texts(args.num_words, rng)
-  matrices = reader.probabilities([words.render_word(t, bank, rng) for t in texts])
+  images, texts = words.sample_words(args.num_words, bank, rng)
+  matrices = reader.probabilities(images)
   os.makedirs(args.out, exist_ok=True)
   np.savez_compressed(os.path.join(args.out, "matrices.npz"), *matrices)
   json.dump({"charset": reader.charset, "texts": texts},

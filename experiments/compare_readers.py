@@ -14,11 +14,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import ml_collections  # noqa: E402
 import numpy as np  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
-from hwr_jax import metrics, read, runtime  # noqa: E402
+from hwr_jax import checkpoints, metrics, read, runtime  # noqa: E402
 from hwr_jax.data import words  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -34,11 +33,9 @@ def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
   os.makedirs(FLAGS.out, exist_ok=True)
-  config = ml_collections.ConfigDict(json.load(open(os.path.join(FLAGS.classifier, "config.json"))))
-  bank = words.heldout_bank(config.data)
+  bank = words.heldout_bank(checkpoints.load_workdir_config(FLAGS.classifier).data)
   rng = np.random.default_rng([FLAGS.seed, 20_000])   # not the CRNN's validation words
-  texts = words.sample_texts(FLAGS.num_words, rng)
-  images = [words.render_word(t, bank, rng) for t in texts]
+  images, texts = words.sample_words(FLAGS.num_words, bank, rng)
   vocabulary = set(words.word_list()[0])
   in_lexicon = np.mean([t.lower() in vocabulary for t in texts])
   print(f"{len(texts)} test words, {100 * in_lexicon:.0f} % of them in the 20k-word lexicon")

@@ -14,11 +14,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import ml_collections  # noqa: E402
 import numpy as np  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
-from hwr_jax import metrics, read, runtime  # noqa: E402
+from hwr_jax import checkpoints, metrics, read, runtime  # noqa: E402
 from hwr_jax.data import words  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -40,11 +39,9 @@ def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
   os.makedirs(FLAGS.out, exist_ok=True)
-  config = ml_collections.ConfigDict(json.load(open(os.path.join(FLAGS.workdir, "config.json"))))
-  bank = words.heldout_bank(config.data)
+  bank = words.heldout_bank(checkpoints.load_workdir_config(FLAGS.workdir).data)
   rng = np.random.default_rng(FLAGS.seed)
-  texts = words.sample_texts(FLAGS.num_words, rng)
-  images = [words.render_word(t, bank, rng) for t in texts]
+  images, texts = words.sample_words(FLAGS.num_words, bank, rng)
   print(f"{len(texts)} words from {len(bank.images)} held-out glyph images")
 
   rows = []

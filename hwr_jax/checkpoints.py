@@ -116,6 +116,23 @@ class CheckpointStore:
     self.best.close()
 
 
+def save_workdir_config(workdir: str, config) -> None:
+  """Writes the run's config to `workdir/config.json` (main host only)."""
+  if jax.process_index() == 0:
+    with open(os.path.join(workdir, "config.json"), "w") as f:
+      f.write(config.to_json(indent=2))
+
+
+def load_workdir_config(workdir: str):
+  """The ConfigDict a run wrote to `workdir/config.json`, or None if absent."""
+  import ml_collections
+  path = os.path.join(workdir, "config.json")
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return ml_collections.ConfigDict(json.load(f))
+
+
 def restore_for_inference(workdir: str, config_dict: dict, state, checkpoint: str = "best"):
   """Fills `state` from `workdir`'s 'best' or 'latest' checkpoint, or the one
   of step `checkpoint`; checks only that the model and label space match.

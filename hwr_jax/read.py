@@ -246,12 +246,11 @@ class CRNNReader:
 
 
 def _load_config(workdir: str, model_name: str, what: str):
-  import ml_collections
-  config_path = os.path.join(workdir, "config.json")
-  if not os.path.exists(config_path):
+  from hwr_jax import checkpoints
+  config = checkpoints.load_workdir_config(workdir)
+  if config is None:
     raise ReaderError(f"{workdir} holds no config.json: not a workdir of a trained "
                       f"model. {what}.")
-  config = ml_collections.ConfigDict(json.load(open(config_path)))
   found = config.get("model", {}).get("name")
   if found != model_name:
     raise ReaderError(f"{workdir} holds a {found!r} model; {what}.")

@@ -137,7 +137,7 @@ def log(message: str) -> None:
     tqdm.write(message)
 
 
-def _append_jsonl(path: str, record: dict) -> None:
+def append_jsonl(path: str, record: dict) -> None:
   if _is_main():
     with open(path, "a") as f:
       f.write(json.dumps(record) + "\n")
@@ -165,10 +165,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     log(f"Resuming from {workdir} after epoch {start_epoch} (step {int(state.step)}).")
   state = trainer.put_state(state)
   metrics_path = os.path.join(workdir, "metrics.jsonl")
-  _truncate_jsonl(metrics_path, start_epoch)
+  truncate_jsonl(metrics_path, start_epoch)
+  checkpoints.save_workdir_config(workdir, config)
   if _is_main():
-    with open(os.path.join(workdir, "config.json"), "w") as f:
-      f.write(config.to_json(indent=2))
     n_params = sum(x.size for x in jax.tree.leaves(state.params))
     log(f"{n_params:,} parameters; {len(train_x):,} train / "
         f"{len(splits.validation[0]):,} validation examples; {steps_per_epoch} "
@@ -188,7 +187,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                 **{f"train_{k}": v for k, v in train_metrics.items()},
                 **{f"val_{k}": v for k, v in val.items()},
                 "best_val_accuracy": best_accuracy, "train_seconds": train_seconds}
-      _append_jsonl(metrics_path, record)
+      append_jsonl(metrics_path, record)
       log(f"epoch {epoch + 1}/{config.num_epochs}  train loss {train_metrics['loss']:.4f} "
           f"acc {train_metrics['accuracy']:.4f} | val loss {val['loss']:.4f} acc "
           f"{val['accuracy']:.4f} top-5 {val['top5_accuracy']:.4f} macro-F1 "
@@ -207,7 +206,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   return evaluate.evaluate_checkpoint(config, workdir, splits=splits)
 
 
-def _truncate_jsonl(path: str, last_epoch: int) -> None:
+def truncate_jsonl(path: str, last_epoch: int) -> None:
   """Drops records of epochs after `last_epoch` (logged, but not checkpointed,
   before a run was killed) so a resumed run does not log them twice."""
   if not _is_main() or not os.path.exists(path):

@@ -44,9 +44,9 @@ def create_train_state(config, charset: str) -> train.TrainState:
 
 def init_from_classifier(params: dict, workdir: str) -> dict:
   """Copies the conv blocks of a trained character CNN (same shapes) into the CRNN."""
-  import json
-  import ml_collections
-  config = ml_collections.ConfigDict(json.load(open(os.path.join(workdir, "config.json"))))
+  config = checkpoints.load_workdir_config(workdir)
+  if config is None:
+    raise FileNotFoundError(f"init_from: {workdir} holds no config.json of a trained classifier.")
   charset = label_maps.charset(config.data.label_space)
   cnn_state = train.create_train_state(config, len(charset), 1)
   cnn_state, _ = checkpoints.restore_for_inference(workdir, config.to_dict(), cnn_state)
@@ -140,10 +140,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
     train.log(f"Resuming from {workdir} after epoch {start_epoch}.")
   state = jax.device_put(state, parallel.replicated(mesh))
   metrics_path = os.path.join(workdir, "metrics.jsonl")
-  train._truncate_jsonl(metrics_path, start_epoch)
-  if jax.process_index() == 0:
-    with open(os.path.join(workdir, "config.json"), "w") as f:
-      f.write(config.to_json(indent=2))
+  train.truncate_jsonl(metrics_path, start_epoch)
+  checkpoints.save_workdir_config(workdir, config)
   decoder = TextDecoder(data.charset)
   steps = config.words.steps_per_epoch
   try:
@@ -177,7 +175,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
                 "train_loss": float(total) / steps, "train_seconds": train_seconds,
                 "words_per_second": steps * config.batch_size / epoch_seconds,
                 **{f"val_{k}": v for k, v in val.items()}, "best_val_cer": best_cer}
-      train._append_jsonl(metrics_path, record)
+      train.append_jsonl(metrics_path, record)
       train.log(f"epoch {epoch + 1}/{config.num_epochs}  train CTC loss {record['train_loss']:.3f} | "
                 f"val CER {100 * val['cer']:.1f} % WER {100 * val['wer']:.1f} % (best path) | "
                 f"{record['words_per_second']:.0f} words/s{'  (best)' if is_best else ''}")

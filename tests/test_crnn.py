@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from hwr_jax import read, train_words
+from hwr_jax import train_words
 from hwr_jax.data import word_batches
 from hwr_jax.models.crnn import CRNN, HEIGHT, output_length
 from tests_helpers import tiny_word_config, tiny_workdir

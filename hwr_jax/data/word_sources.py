@@ -28,13 +28,11 @@ class SyntheticWords:
     self.max_length = config.words.max_label_length
     rng = np.random.default_rng([config.seed, 10_000])
     val_bank = words.GlyphBank(*splits.validation)
-    texts = words.sample_texts(config.words.num_validation_words, rng, self.vocabulary,
-                               self.max_length)
-    self.validation = ([words.render_word(t, val_bank, rng) for t in texts], texts)
+    self.validation = words.sample_words(config.words.num_validation_words, val_bank, rng,
+                                         self.vocabulary, self.max_length)
 
   def sample(self, n: int, rng: np.random.Generator):
-    texts = words.sample_texts(n, rng, self.vocabulary, self.max_length)
-    return [words.render_word(t, self.train_bank, rng) for t in texts], texts
+    return words.sample_words(n, self.train_bank, rng, self.vocabulary, self.max_length)
 
 
 def read_labels_tsv(folder: str) -> list[tuple[str, str]]:

@@ -184,3 +184,10 @@ def render_word(text: str, bank: GlyphBank, rng: np.random.Generator,
   """A handwritten-looking grayscale image (dark ink on light paper) of `text`."""
   ink, _ = render_ink(text, bank, rng, style)
   return to_paper(ink, rng, style)
+
+
+def sample_words(n: int, bank: GlyphBank, rng: np.random.Generator, words=None,
+                 max_len: int = 12) -> tuple[list[np.ndarray], list[str]]:
+  """`n` sampled texts (see `sample_texts`) and their rendered images."""
+  texts = sample_texts(n, rng, words, max_len)
+  return [render_word(t, bank, rng) for t in texts], texts
