@@ -30,10 +30,13 @@ config_flags.DEFINE_config_file("config", "configs/byclass.py", "Config to bench
 flags.DEFINE_integer("steps", 20, "Timed steps per round.")
 flags.DEFINE_integer("warmup", 3, "Untimed steps before the first round.")
 flags.DEFINE_integer("rounds", 3, "Interleaved rounds; the median step time is reported.")
-flags.DEFINE_list("frameworks", ["jax", "keras", "torch"], "Which to time (missing ones are skipped).")
+flags.DEFINE_list("frameworks", ["jax", "jax_noaug", "keras", "torch"],
+                  "Which to time (missing ones are skipped); jax_noaug is the project's "
+                  "step with augmentation off, like the peers.")
 
 
 def jax_step_fn(config, batch_size, num_classes):
+  """The project's own jitted train step, as the config sets it up."""
   import jax
   import numpy as np
   from hwr_jax import parallel, train
@@ -49,7 +52,17 @@ def jax_step_fn(config, batch_size, num_classes):
   def step():
     holder["state"], metrics = trainer.train_step(holder["state"], batch)
     jax.block_until_ready(metrics["loss"])
-  return step, f"jax {jax.__version__} / flax ({jax.default_backend()}, {jax.device_count()} device(s))"
+  augment = "augmentation on" if config.augment.enabled else "no augmentation"
+  return step, (f"jax {jax.__version__} / flax ({jax.default_backend()}, "
+                f"{jax.device_count()} device(s), {augment})")
+
+
+def jax_plain_step_fn(config, batch_size, num_classes):
+  """The same step without on-device augmentation: the like-for-like peer of
+  the Keras and PyTorch steps, which train on the batch as given."""
+  config = config.copy_and_resolve_references()
+  config.augment.enabled = False
+  return jax_step_fn(config, batch_size, num_classes)
 
 
 def keras_step_fn(config, batch_size, num_classes):
@@ -109,7 +122,8 @@ def torch_step_fn(config, batch_size, num_classes):
   return step, f"pytorch {torch.__version__} (channels_last, {torch.get_num_threads()} threads)"
 
 
-BUILDERS = {"jax": jax_step_fn, "keras": keras_step_fn, "torch": torch_step_fn}
+BUILDERS = {"jax": jax_step_fn, "jax_noaug": jax_plain_step_fn, "keras": keras_step_fn,
+            "torch": torch_step_fn}
 
 
 def main(argv):

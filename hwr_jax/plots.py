@@ -10,15 +10,24 @@ import numpy as np  # noqa: E402
 
 
 def training_curves(metrics_jsonl: str, out_png: str) -> None:
+  """Loss and accuracy per epoch, and validation accuracy against minutes of
+  training (the accuracy-per-CPU-minute view)."""
   records = [json.loads(line) for line in open(metrics_jsonl) if line.strip()]
   epochs = [r["epoch"] for r in records]
-  fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+  fig, (ax_loss, ax_acc, ax_time) = plt.subplots(1, 3, figsize=(14, 4))
   for split in ("train", "val"):
     ax_loss.plot(epochs, [r[f"{split}_loss"] for r in records], "o-", label=split)
     ax_acc.plot(epochs, [r[f"{split}_accuracy"] for r in records], "o-", label=split)
+  minutes = [r["train_seconds"] / 60 for r in records]
+  ax_time.plot(minutes, [100 * r["val_accuracy"] for r in records], "o-", label="val")
+  for r, m in zip(records, minutes):
+    ax_time.annotate(str(r["epoch"]), (m, 100 * r["val_accuracy"]), fontsize=7,
+                     xytext=(0, 4), textcoords="offset points", ha="center")
   ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
   ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
-  for ax in (ax_loss, ax_acc):
+  ax_time.set(xlabel="minutes of training (epoch numbers marked)",
+              ylabel="validation accuracy (%)", title="accuracy vs training time")
+  for ax in (ax_loss, ax_acc, ax_time):
     ax.grid(alpha=0.3)
     ax.legend()
   fig.tight_layout()

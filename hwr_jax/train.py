@@ -192,7 +192,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
           f"acc {train_metrics['accuracy']:.4f} | val loss {val['loss']:.4f} acc "
           f"{val['accuracy']:.4f} top-5 {val['top5_accuracy']:.4f} macro-F1 "
           f"{val['macro_f1']:.4f} | {train_metrics['samples_per_second']:.0f} "
-          f"samples/s{'  (best)' if is_best else ''}")
+          f"samples/s, {100 * train_metrics['input_wait_fraction']:.1f} % waiting for "
+          f"input{'  (best)' if is_best else ''}")
       store.save(state, {"epoch": epoch + 1, "best_val_accuracy": best_accuracy,
                          "val_accuracy": val["accuracy"],
                          "train_seconds": train_seconds}, is_best)
@@ -225,7 +226,10 @@ def _train_one_epoch(trainer: Trainer, state, splits, epoch: int, steps: int):
   iterator = trainer.batches(batching.train_batches(
       *splits.train, config.batch_size, config.seed, epoch,
       jax.process_index(), jax.process_count()))
+  waited = 0.0  # host time blocked on the input pipeline (prefetch queue empty)
+  ticked = time.perf_counter()
   for i, batch in enumerate(iterator):
+    waited += time.perf_counter() - ticked
     state, metrics = trainer.train_step(state, batch)
     sums = metrics if sums is None else jax.tree.map(jnp.add, sums, metrics)
     if (i + 1) % config.log_every_steps == 0 or i + 1 == steps:
@@ -241,9 +245,13 @@ def _train_one_epoch(trainer: Trainer, state, splits, epoch: int, steps: int):
       bar.set_postfix(loss=f"{mean['loss']:.4f}", acc=f"{mean['accuracy']:.3f}",
                       samples_per_s=f"{(i + 1) * config.batch_size / (time.perf_counter() - start):.0f}")
     bar.update(1)
+    ticked = time.perf_counter()
   bar.close()
   elapsed = time.perf_counter() - start
   result = {k: float(v) / steps for k, v in sums.items()}
   result["samples_per_second"] = steps * config.batch_size / elapsed
   result["epoch_seconds"] = elapsed
+  # The step is dispatched asynchronously, so time spent here is time the
+  # device could have been computing had the next batch been ready.
+  result["input_wait_fraction"] = waited / elapsed
   return state, result

@@ -96,3 +96,25 @@ def test_a_few_hundred_steps_on_real_data_beat_chance(shared_emnist, tmp_path):
   # Chance is 1/62; the most frequent class is < 6 %. A working pipeline is far above.
   assert results["accuracy"] > 0.6, results
   assert results["top5_accuracy"] > 0.85, results
+
+
+def test_input_wait_share_is_measured(idx_dataset, monkeypatch):
+  """A starved step shows up as a large share of time waiting for input; a fed one does not."""
+  import time
+  config = small_config(idx_dataset(num_train=320))
+  splits = sources.load(config.data)
+  trainer = train.Trainer(config, parallel.make_mesh())
+  state = trainer.put_state(train.create_train_state(config, 62, steps_per_epoch=8))
+  state, _ = train._train_one_epoch(trainer, state, splits, 0, 8)  # compiles
+
+  real_train_batches = train.batching.train_batches
+  def slow_batches(*args, **kwargs):
+    for batch in real_train_batches(*args, **kwargs):
+      time.sleep(0.25)
+      yield batch
+  monkeypatch.setattr(train.batching, "train_batches", slow_batches)
+  state, starved = train._train_one_epoch(trainer, state, splits, 1, 8)
+  assert starved["input_wait_fraction"] > 0.6
+  monkeypatch.setattr(train.batching, "train_batches", real_train_batches)
+  state, fed = train._train_one_epoch(trainer, state, splits, 3, 8)
+  assert fed["input_wait_fraction"] < starved["input_wait_fraction"] / 2

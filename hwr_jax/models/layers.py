@@ -7,11 +7,17 @@ import jax.numpy as jnp
 def max_pool_2x2(x: jnp.ndarray) -> jnp.ndarray:
   """2x2 max pooling, stride 2, on NHWC input with even H and W.
 
-  Written as reshape + max rather than `nn.max_pool`: same values, but the
-  backward pass of `reduce_window` is several times slower on XLA:CPU.
+  The elementwise max of the four strided corners of each window, rather than
+  `nn.max_pool` (whose `reduce_window` backward is several times slower on
+  XLA:CPU) or a reshape + `max` over the window axes (a reduction XLA:CPU
+  emits ~10x slower than this elementwise fusion: 8.5 vs 0.85 ms for
+  256x28x28x32; the classifier's batch-1024 evaluation forward 298 -> 252 ms).
+  Same values as `nn.max_pool`; the gradient goes to the window's maximum.
   """
   b, h, w, c = x.shape
-  return x.reshape(b, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
+  x = x.reshape(b, h // 2, 2, w // 2, 2, c)
+  return jnp.maximum(jnp.maximum(x[:, :, 0, :, 0], x[:, :, 0, :, 1]),
+                     jnp.maximum(x[:, :, 1, :, 0], x[:, :, 1, :, 1]))
 
 
 class ConvBlock(nn.Module):
