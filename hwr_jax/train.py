@@ -251,7 +251,8 @@ def _train_one_epoch(trainer: Trainer, state, splits, epoch: int, steps: int):
   result = {k: float(v) / steps for k, v in sums.items()}
   result["samples_per_second"] = steps * config.batch_size / elapsed
   result["epoch_seconds"] = elapsed
-  # The step is dispatched asynchronously, so time spent here is time the
-  # device could have been computing had the next batch been ready.
+  # An upper bound on the device's idle share: steps are dispatched
+  # asynchronously, so while the host waits for a batch, steps already queued
+  # may still be running.
   result["input_wait_fraction"] = waited / elapsed
   return state, result
