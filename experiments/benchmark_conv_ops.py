@@ -34,13 +34,23 @@ PASSES = ("forward", "input_grad", "weight_grad")
 
 
 def conv_layers(config):
-  """(height, in_channels, out_channels) of every convolution, in order."""
-  layers, size, channels = [], 28, 1
-  for features in config.model.block_features:
-    for _ in range(2):
-      layers.append((size, channels, features))
-      channels = features
-    size //= 2
+  """(height, in_channels, out_channels) of every convolution, in order, read
+  from the config's model itself (each ConvBlock halves the 28x28 input)."""
+  import jax
+  import jax.numpy as jnp
+  from hwr_jax.data import labels
+  from hwr_jax.models import cnn
+  model = cnn.create_model(config.model, len(labels.charset(config.data.label_space)))
+  params = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, 28, 28, 1))))
+  blocks = sorted((k for k in params["params"] if k.startswith("ConvBlock_")),
+                  key=lambda k: int(k.split("_")[1]))
+  layers = []
+  for i, block in enumerate(blocks):
+    convs = params["params"][block]
+    for conv in sorted(convs, key=lambda k: int(k.split("_")[1])):
+      kh, kw, cin, cout = convs[conv]["kernel"].shape
+      assert (kh, kw) == (3, 3), "this benchmark times 3x3 convolutions"
+      layers.append((28 // 2 ** i, cin, cout))
   return layers
 
 

@@ -1,3 +1,5 @@
+import time
+
 import jax
 import numpy as np
 import pytest
@@ -100,7 +102,6 @@ def test_a_few_hundred_steps_on_real_data_beat_chance(shared_emnist, tmp_path):
 
 def test_input_wait_share_is_measured(idx_dataset, monkeypatch):
   """A starved step shows up as a large share of time waiting for input; a fed one does not."""
-  import time
   config = small_config(idx_dataset(num_train=320))
   splits = sources.load(config.data)
   trainer = train.Trainer(config, parallel.make_mesh())
