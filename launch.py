@@ -33,7 +33,7 @@ def main(argv):
   runtime.setup(distributed=config.distributed)
   # Imported after the runtime setup, which must precede any JAX computation.
   from hwr_jax import evaluate, train, train_words
-  from hwr_jax.checkpoints import CheckpointMismatchError
+  from hwr_jax.checkpoints import CheckpointMismatchError, ModelLoadError
   from hwr_jax.data.errors import DataError
   try:
     if config.get("task") == "words":
@@ -45,7 +45,7 @@ def main(argv):
       train.train_and_evaluate(config, FLAGS.workdir)
     else:
       evaluate.evaluate_checkpoint(config, FLAGS.workdir, FLAGS.checkpoint, FLAGS.split)
-  except (DataError, CheckpointMismatchError, train.TrainingDivergedError,
+  except (DataError, CheckpointMismatchError, ModelLoadError, train.TrainingDivergedError,
           FileNotFoundError) as e:
     # Expected failures: say what happened and what to do, without a traceback.
     print(f"\nerror: {e}", file=sys.stderr)

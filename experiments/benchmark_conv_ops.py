@@ -39,8 +39,8 @@ def conv_layers(config):
   import jax
   import jax.numpy as jnp
   from hwr_jax.data import labels
-  from hwr_jax.models import cnn
-  model = cnn.create_model(config.model, len(labels.charset(config.data.label_space)))
+  from hwr_jax import models
+  model = models.create_model(config, len(labels.charset(config.data.label_space)))
   params = jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros((1, 28, 28, 1))))
   blocks = sorted((k for k in params["params"] if k.startswith("ConvBlock_")),
                   key=lambda k: int(k.split("_")[1]))

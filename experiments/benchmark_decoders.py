@@ -24,11 +24,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def export_and_time_ours(args):
-  from hwr_jax import read, runtime
+  from hwr_jax import runtime
   from hwr_jax.ctc import decoders
   from hwr_jax.data import words
   runtime.set_xla_flags()
-  reader = read.CRNNReader(args.crnn)
+  from hwr_jax.readers.crnn import CRNNReader
+  reader = CRNNReader(args.crnn)
   bank = words.heldout_bank(reader.config.data)
   rng = np.random.default_rng([args.seed, 30_000])
   images, texts = words.sample_words(args.num_words, bank, rng)

@@ -17,7 +17,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
-from hwr_jax import checkpoints, metrics, read, runtime  # noqa: E402
+from hwr_jax import checkpoints, metrics, runtime  # noqa: E402
+from hwr_jax.readers.crnn import CRNNReader  # noqa: E402
+from hwr_jax.readers.segmentation import SegmentationReader  # noqa: E402
 from hwr_jax.data import words  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -41,7 +43,7 @@ def main(argv):
   print(f"{len(texts)} test words, {100 * in_lexicon:.0f} % of them in the 20k-word lexicon")
 
   rows = []
-  segmenter = read.SegmentationReader(FLAGS.classifier)
+  segmenter = SegmentationReader(FLAGS.classifier)
   for image in images[:20]:
     segmenter.read(image)
   start = time.perf_counter()
@@ -49,7 +51,7 @@ def main(argv):
   rows.append(("segmentation + CNN (word rules, case by size)", hypotheses,
                time.perf_counter() - start))
   for decoder in ("best_path", "beam", "beam_lm", "lexicon"):
-    reader = read.CRNNReader(FLAGS.crnn, decoder=decoder, beam_width=FLAGS.beam_width)
+    reader = CRNNReader(FLAGS.crnn, decoder=decoder, beam_width=FLAGS.beam_width)
     reader.read_many(images[:64])                      # compile every bucket
     start = time.perf_counter()
     hypotheses = [r.text for r in reader.read_many(images)]

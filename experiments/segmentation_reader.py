@@ -17,7 +17,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
-from hwr_jax import checkpoints, metrics, read, runtime  # noqa: E402
+from hwr_jax import checkpoints, metrics, runtime  # noqa: E402
+from hwr_jax.readers.segmentation import SegmentationReader, save_picture  # noqa: E402
 from hwr_jax.data import words  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -46,8 +47,8 @@ def main(argv):
 
   rows = []
   for name, case_by_size, word_rules in VARIANTS:
-    reader = read.SegmentationReader(FLAGS.workdir, use_case_by_size=case_by_size,
-                                     use_word_rules=word_rules)
+    reader = SegmentationReader(FLAGS.workdir, use_case_by_size=case_by_size,
+                                use_word_rules=word_rules)
     for image in images[:20]:   # compile every batch shape before timing
       reader.read(image)
     start = time.perf_counter()
@@ -68,7 +69,7 @@ def main(argv):
                  "spaces_right": float(np.mean([r.text.count(" ") == 2 for r in line_readings]))}
   print(json.dumps(line_result))
   for i in range(FLAGS.examples):
-    read.show(readings[i], os.path.join(FLAGS.out, f"example_{i}.png"), f"truth {texts[i]!r}")
+    save_picture(readings[i], os.path.join(FLAGS.out, f"example_{i}.png"), f"truth {texts[i]!r}")
 
   lines = [f"Segmentation reader on {len(texts)} synthesized words (held-out glyphs, seed "
            f"{FLAGS.seed}), model {FLAGS.workdir}; {os.cpu_count()} CPU cores.", "",

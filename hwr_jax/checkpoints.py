@@ -1,5 +1,7 @@
 """Checkpoints with orbax: the latest epochs (to resume) and the best by
-validation accuracy (to evaluate), each with the config that made them.
+validation score (to evaluate and read with), each with the config that made
+them. Training saves and restores whole train states (`CheckpointStore`);
+prediction reads only the parameters of one step (`restore_params`).
 
 workdir/checkpoints/latest/<step>/   kept: the last 2
 workdir/checkpoints/best/<step>/     kept: 1
@@ -9,6 +11,7 @@ import json
 import os
 
 import jax
+import numpy as np
 import orbax.checkpoint as ocp
 
 # Config keys that may change between a run and its resumption.
@@ -16,6 +19,7 @@ RESUMABLE_CHANGES = ("num_epochs", "log_every_steps", "eval_batch_size",
                      "data.nist_dir", "data.tfds_data_dir", "data.train_images",
                      "data.train_labels", "data.test_images", "data.test_labels",
                      "distributed")
+KINDS = ("best", "latest")
 # Keys that decide whether a checkpoint's weights fit a model at all.
 MODEL_KEYS = ("model", "data.label_space")
 
@@ -133,19 +137,54 @@ def load_workdir_config(workdir: str):
     return ml_collections.ConfigDict(json.load(f))
 
 
-def restore_for_inference(workdir: str, config_dict: dict, state, checkpoint: str = "best"):
-  """Fills `state` from `workdir`'s 'best' or 'latest' checkpoint, or the one
-  of step `checkpoint`; checks only that the model and label space match.
-  Returns (state, meta); raises FileNotFoundError when there is none."""
-  store = CheckpointStore(workdir, config_dict)
-  which, step = (checkpoint, None) if checkpoint in ("best", "latest") \
-      else ("latest", int(checkpoint))
-  try:
-    state, meta = store.restore(state, which, step, model_only=True)
-  finally:
-    store.close()
-  if meta is None:
-    raise FileNotFoundError(
-        f"No {which} checkpoint in {os.path.abspath(workdir)}/checkpoints. Train first: "
-        f"python launch.py --config=... --workdir={workdir}")
-  return state, meta
+# -- reading one checkpoint for prediction (inference.py) -------------------
+
+class ModelLoadError(ValueError):
+  """A workdir holds no model that can be loaded, or not the kind asked for."""
+
+
+def find_checkpoint(workdir: str, checkpoint: str = "best") -> tuple[str, int]:
+  """(folder, step) of the workdir's 'best' or 'latest' checkpoint, or of
+  the kept checkpoint of step `checkpoint` (either kind). Reads the folder
+  listing only (no orbax manager, which would create folders)."""
+  root = os.path.join(os.path.abspath(workdir), "checkpoints")
+  if checkpoint not in KINDS and not str(checkpoint).isdigit():
+    raise ModelLoadError(f"--checkpoint must be 'best', 'latest' or a step number, "
+                         f"not {checkpoint!r}.")
+  found = {}
+  for kind in [checkpoint] if checkpoint in KINDS else KINDS:
+    folder = os.path.join(root, kind)
+    # Finished orbax steps are plain numbers; an unfinished save has a suffix.
+    for name in os.listdir(folder) if os.path.isdir(folder) else []:
+      if name.isdigit():
+        found.setdefault(int(name), os.path.join(folder, name))
+  if checkpoint in KINDS:
+    if not found:
+      raise ModelLoadError(f"No {checkpoint} checkpoint in {root}. Train first: "
+                           f"python launch.py --config=... --workdir={workdir}")
+    step = max(found)
+  else:
+    step = int(checkpoint)
+    if step not in found:
+      raise ModelLoadError(f"No checkpoint of step {step} in {root}; kept steps: "
+                           f"{sorted(found) or 'none'}.")
+  return found[step], step
+
+
+def restore_params(path: str) -> tuple[dict, dict]:
+  """(params as numpy arrays, meta) of one checkpoint folder. The shapes come
+  from the checkpoint's own metadata, so nothing is traced or compiled; the
+  optimizer state is not read."""
+  from etils import epath
+  tree = ocp.PyTreeCheckpointHandler().metadata(epath.Path(path) / "state").tree
+  if "params" not in tree:
+    raise ModelLoadError(f"{path} holds no model parameters.")
+  abstract = {"params": jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype),
+                                     tree["params"])}
+  as_numpy = jax.tree.map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray), abstract)
+  restored = ocp.Checkpointer(ocp.CompositeCheckpointHandler()).restore(
+      path, args=ocp.args.Composite(
+          meta=ocp.args.JsonRestore(),
+          state=ocp.args.PyTreeRestore(item=abstract, restore_args=as_numpy,
+                                       partial_restore=True)))
+  return restored["state"]["params"], restored["meta"]

@@ -13,8 +13,8 @@ import os
 import jax
 from absl import logging
 
-from hwr_jax import checkpoints, metrics, parallel, plots, train
-from hwr_jax.data import labels as labels_lib, sources
+from hwr_jax import inference, metrics, parallel, plots
+from hwr_jax.data import sources
 
 
 def format_table(results: dict, title: str) -> str:
@@ -35,12 +35,12 @@ def format_table(results: dict, title: str) -> str:
 def evaluate_checkpoint(config, workdir: str, checkpoint: str = "best",
                         split: str = "test", splits: sources.Splits | None = None) -> dict:
   """Evaluates a checkpoint of `workdir` ('best', 'latest' or a step number)
-  on the test split (the validation split when the data has no test split)."""
-  charset = labels_lib.charset(config.data.label_space)
+  on the test split (the validation split when the data has no test split).
+  Refuses a checkpoint whose model or label space differs from `config`."""
   mesh = parallel.make_mesh()
-  trainer = train.Trainer(config, mesh)
-  state = train.create_train_state(config, len(charset), 1)
-  state, meta = checkpoints.restore_for_inference(workdir, config.to_dict(), state, checkpoint)
+  parallel.check_batch_size(config.eval_batch_size, mesh, "eval_batch_size")
+  model = inference.load_model(workdir, checkpoint, model_name="cnn", expect_config=config)
+  charset = model.charset
 
   if splits is not None:
     images_labels = splits.test if split == "test" else splits.validation
@@ -53,11 +53,10 @@ def evaluate_checkpoint(config, workdir: str, checkpoint: str = "best",
     split = "validation"
     images_labels = (splits or sources.load(config.data, with_test=False)).validation
   images, labels = images_labels
-  logits = trainer.predict(trainer.put_state(state), images)
+  logits = model.logits(images, config.eval_batch_size, mesh)
 
   results = metrics.classification_metrics(labels, logits)
-  results.update(split=split, checkpoint_step=int(jax.device_get(state.step)),
-                 checkpoint_epoch=meta["epoch"])
+  results.update(split=split, checkpoint_step=model.step, checkpoint_epoch=model.epoch)
   if jax.process_index() == 0:
     report = metrics.per_class_report(labels, logits, charset)
     report_text = metrics.per_class_report(labels, logits, charset, as_text=True)
@@ -68,9 +67,9 @@ def evaluate_checkpoint(config, workdir: str, checkpoint: str = "best",
     plots.confusion_matrix(metrics.confusion(labels, logits, len(charset)),
                            charset,
                            os.path.join(workdir, f"confusion_matrix_{split}.png"),
-                           title=f"{split}, epoch {meta['epoch']}")
+                           title=f"{split}, epoch {model.epoch}")
     print(format_table(results, f"{split} ({len(labels)} images), checkpoint "
-                       f"'{checkpoint}' (epoch {meta['epoch']}, step "
+                       f"'{checkpoint}' (epoch {model.epoch}, step "
                        f"{results['checkpoint_step']})"))
     print(f"\nPer-class report ({split}):\n{report_text}")
   return results

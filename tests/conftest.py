@@ -1,9 +1,14 @@
 import os
+import tempfile
 
 import numpy as np
 import pytest
 
 from hwr_jax.data import idx
+
+# Compiled programs and derived resources of this test session (and of the
+# command-line tools it starts) go to a fresh folder, not the user's cache.
+os.environ.setdefault("HWR_JAX_CACHE_DIR", tempfile.mkdtemp(prefix="hwr-jax-test-cache-"))
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_EMNIST = os.path.join(ROOT, "..", "shared", "emnist")

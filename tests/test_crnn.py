@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from hwr_jax import train_words
+from hwr_jax import inference, train_words
 from hwr_jax.data import word_batches
 from hwr_jax.models.crnn import CRNN, HEIGHT, output_length
 from tests_helpers import tiny_word_config, tiny_workdir
@@ -41,11 +41,7 @@ def test_init_from_a_trained_classifier(tmp_path):
   config = tiny_word_config(tmp_path)
   config.init_from = classifier
   state = train_words.create_train_state(config, "x" * 62)
-  import ml_collections
-  from hwr_jax import checkpoints, train
-  cnn_config = ml_collections.ConfigDict(json.load(open(f"{classifier}/config.json")))
-  cnn, _ = checkpoints.restore_for_inference(
-      classifier, cnn_config.to_dict(), train.create_train_state(cnn_config, 62, 1))
+  cnn = inference.load_model(classifier)
   jax.tree.map(np.testing.assert_array_equal, state.params["ConvBlock_1"], cnn.params["ConvBlock_1"])
 
 

@@ -6,13 +6,14 @@ import pytest
 
 from configs import common
 from hwr_jax.augment import random_affine
-from hwr_jax.models.cnn import CharacterCNN, create_model
+from hwr_jax.models import create_model
+from hwr_jax.models.cnn import CharacterCNN
 from hwr_jax.models.layers import max_pool_2x2
 
 
 @pytest.mark.parametrize("num_classes", [47, 62])
 def test_output_shape_and_size(num_classes):
-  model = create_model(common.get_base_config().model, num_classes)
+  model = create_model(common.get_base_config(), num_classes)
   params = model.init(jax.random.key(0), jnp.zeros((1, 28, 28, 1)))["params"]
   logits = model.apply({"params": params}, jnp.zeros((5, 28, 28, 1)))
   assert logits.shape == (5, num_classes)

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from configs import dev_byclass
-from hwr_jax import metrics, read, train
+from hwr_jax import metrics, train
+from hwr_jax.readers import rules
+from hwr_jax.readers.segmentation import SegmentationReader
 from hwr_jax.data import labels, words
 from conftest import ROOT
 
@@ -27,29 +29,29 @@ def one_hot_probs(text, second=None, p=0.6):
 
 def test_letters_or_digits():
   probs = one_hot_probs("he1lo", second="hellO")           # one slip into a digit
-  assert "".join(CHARSET[k] for k in read.letters_or_digits(probs, CHARSET)) == "hello"
+  assert "".join(CHARSET[k] for k in rules.letters_or_digits(probs, CHARSET)) == "hello"
   probs = one_hot_probs("2O19", second="2019")
-  assert "".join(CHARSET[k] for k in read.letters_or_digits(probs, CHARSET)) == "2019"
+  assert "".join(CHARSET[k] for k in rules.letters_or_digits(probs, CHARSET)) == "2019"
 
 
 def test_consistent_case():
   probs = one_hot_probs("HeLlo", second="hello")
   classes = [CHARSET.index(c) for c in "HeLlo"]
-  out = read.consistent_case(np.array(classes), probs, CHARSET)
+  out = rules.consistent_case(np.array(classes), probs, CHARSET)
   assert "".join(CHARSET[k] for k in out) == "Hello"          # first letter keeps its case
   probs = one_hot_probs("WoRLD", second="WORLD")
-  out = read.consistent_case(np.array([CHARSET.index(c) for c in "WoRLD"]), probs, CHARSET)
+  out = rules.consistent_case(np.array([CHARSET.index(c) for c in "WoRLD"]), probs, CHARSET)
   assert "".join(CHARSET[k] for k in out) == "WORLD"
 
 
 def test_case_by_size():
   # 'd' (tall) sets the cap height; a short o is 'o', a tall one 'O'.
   boxes = [(0, 10, 10, 50), (12, 26, 22, 50), (24, 10, 34, 50)]
-  out = read.case_by_size(list("dOO"), boxes, CHARSET)
+  out = rules.case_by_size(list("dOO"), boxes, CHARSET)
   assert "".join(CHARSET[k] for k in out) == "doO"
   # Without tall letters, the x-height letters are the reference.
   boxes = [(0, 26, 10, 50), (12, 10, 22, 50), (24, 26, 34, 50)]
-  out = read.case_by_size(list("aoS"), boxes, CHARSET)
+  out = rules.case_by_size(list("aoS"), boxes, CHARSET)
   assert "".join(CHARSET[k] for k in out) == "aOs"
 
 
@@ -71,7 +73,7 @@ def test_reader_end_to_end_on_words_from_held_out_glyphs(real_model):
   bank = words.heldout_bank(config.data)
   rng = np.random.default_rng(0)
   texts = words.sample_texts(40, rng)
-  reader = read.SegmentationReader(workdir)
+  reader = SegmentationReader(workdir)
   readings = [reader.read(words.render_word(t, bank, rng)) for t in texts]
   rates = metrics.text_error_rates(texts, [r.text for r in readings])
   # Chance is ~98 % CER; the full 10-epoch model reaches ~31 % (README).

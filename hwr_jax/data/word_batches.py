@@ -13,7 +13,7 @@ def prepare(image: np.ndarray, max_width: int) -> np.ndarray:
   gray = segment.to_gray(image)
   if segment.ink_is_dark(gray):
     gray = 255 - gray
-  lo, hi = np.percentile(gray, 5), gray.max()
+  lo, hi = segment.quantile(gray, 0.05), gray.max()
   gray = np.clip((gray.astype(np.float32) - lo) * (255.0 / max(hi - lo, 1)), 0, 255)
   # Crop to the ink (plus a small margin) so the text fills the height.
   ys, xs = np.nonzero(gray > 96)
@@ -34,10 +34,11 @@ def bucket_width(width: int, buckets) -> int:
 
 
 def make_batch(images: list[np.ndarray], texts: list[str] | None, charset: str,
-               buckets, max_label_length: int) -> dict:
-  """Pads prepared images to one bucket width; labels (char index + 1)
-  right-padded with 0 and a padding mask, as optax.ctc_loss takes them."""
-  prepared = [prepare(im, buckets[-1]) for im in images]
+               buckets, max_label_length: int, prepared: bool = False) -> dict:
+  """Pads images (`prepared`: already through `prepare`) to one bucket width;
+  labels (char index + 1) right-padded with 0 and a padding mask, as
+  optax.ctc_loss takes them."""
+  prepared = images if prepared else [prepare(im, buckets[-1]) for im in images]
   width = bucket_width(max(p.shape[1] for p in prepared), buckets)
   batch_images = np.zeros((len(prepared), HEIGHT, width), np.uint8)
   lengths = np.zeros(len(prepared), np.int32)

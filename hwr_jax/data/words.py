@@ -72,24 +72,42 @@ def heldout_bank(data_config) -> GlyphBank:
 
 def word_list(size: int = 20000) -> tuple[list[str], np.ndarray]:
   """The `size` most frequent purely alphabetic English words and their
-  sampling weights (frequency ** 0.5, so rarer words still appear)."""
-  import wordfreq
-  words = [w for w in wordfreq.top_n_list("en", size * 2) if w.isascii() and w.isalpha()][:size]
-  weights = np.array([wordfreq.word_frequency(w, "en") for w in words]) ** 0.5
-  return words, weights / weights.sum()
+  sampling weights (frequency ** 0.5, so rarer words still appear). Cached
+  (in-process and in the user's cache folder): wordfreq takes ~0.5 s."""
+  if size not in _WORD_LISTS:
+    from importlib.metadata import version
+
+    from hwr_jax import cache
+
+    def build():
+      import wordfreq
+      words = [w for w in wordfreq.top_n_list("en", size * 2)
+               if w.isascii() and w.isalpha()][:size]
+      weights = np.array([wordfreq.word_frequency(w, "en") for w in words]) ** 0.5
+      return words, weights / weights.sum()
+    _WORD_LISTS[size] = cache.cached("wordlist", ("en", size, version("wordfreq")), build)
+  words, weights = _WORD_LISTS[size]
+  return list(words), weights.copy()
+
+
+_WORD_LISTS: dict = {}
 
 
 def sample_texts(n: int, rng: np.random.Generator, words=None, max_len: int = 12) -> list[str]:
   """Texts as in handwriting: mostly lowercase words, some Capitalized, some
   ALL-CAPS, some digit strings."""
   words, weights = words or word_list()
+  # The draws of rng.choice(len(words), p=weights), without its O(len(words))
+  # set-up per call: the same words for the same rng.
+  cdf = np.cumsum(weights)
+  cdf /= cdf[-1]
   texts = []
   while len(texts) < n:
     kind = rng.random()
     if kind < 0.1:
       text = "".join(rng.choice(list("0123456789"), rng.integers(1, 7)))
     else:
-      text = words[rng.choice(len(words), p=weights)]
+      text = words[int(cdf.searchsorted(rng.random(), side="right"))]
       if kind < 0.25:
         text = text.capitalize()
       elif kind < 0.33:

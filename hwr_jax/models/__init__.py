@@ -1,1 +1,45 @@
-"""Flax (linen) models."""
+"""Flax (linen) models, and the one place that maps a config to a model.
+
+  create_model(config, num_chars)  the module a config names ('cnn' | 'crnn')
+  init_inputs(config)            example inputs for `module.init` / `jax.eval_shape`
+  to_float(images)               uint8 (B, H, W) -> float32 (B, H, W, 1) in [0, 1]
+"""
+
+import jax.numpy as jnp
+import numpy as np
+
+MODEL_NAMES = ("cnn", "crnn")
+
+
+def to_float(images: jnp.ndarray) -> jnp.ndarray:
+  """uint8 (B, H, W) -> float32 (B, H, W, 1) in [0, 1]; runs on device."""
+  return images.astype(jnp.float32)[..., None] / 255.0
+
+
+def create_model(config, num_chars: int):
+  """The flax module of `config.model` for a model of `num_chars` characters
+  (a classifier's classes; a CRNN adds the CTC blank, label 0)."""
+  name = config.model.name
+  if name == "cnn":
+    from hwr_jax.models.cnn import CharacterCNN
+    return CharacterCNN(num_classes=num_chars,
+                        block_features=tuple(config.model.block_features),
+                        dense_features=config.model.dense_features,
+                        dropout_rate=config.model.dropout_rate)
+  if name == "crnn":
+    from hwr_jax.models.crnn import CRNN
+    return CRNN(num_labels=num_chars + 1, lstm_features=config.model.lstm_features,
+                conv_features=config.model.conv_features,
+                dense_features=config.model.dense_features,
+                dropout_rate=config.model.dropout_rate)
+  raise ValueError(f"Unknown model {name!r} (known: {', '.join(MODEL_NAMES)}).")
+
+
+def init_inputs(config) -> tuple:
+  """Inputs of the shapes `create_model(config, n).init` is traced with."""
+  if config.model.name == "crnn":
+    from hwr_jax.models.crnn import DOWNSAMPLE, HEIGHT
+    width = config.words.buckets[0]
+    return (np.zeros((1, HEIGHT, width, 1), np.float32),
+            np.array([width // DOWNSAMPLE], np.int32))
+  return (np.zeros((1, 28, 28, 1), np.float32),)

@@ -31,13 +31,3 @@ class CharacterCNN(nn.Module):
     x = nn.relu(nn.Dense(self.dense_features)(x))
     x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
     return nn.Dense(self.num_classes)(x)
-
-
-def create_model(model_config, num_classes: int) -> CharacterCNN:
-  """Builds the model a config names (the one place that maps names to classes)."""
-  if model_config.name != "cnn":
-    raise ValueError(f"Unknown model {model_config.name!r} (known: 'cnn').")
-  return CharacterCNN(num_classes=num_classes,
-                      block_features=tuple(model_config.block_features),
-                      dense_features=model_config.dense_features,
-                      dropout_rate=model_config.dropout_rate)

@@ -1,0 +1,42 @@
+"""The user's cache folder: JAX's compiled programs and derived resources
+(word lists, language models, lexicon tries) that are slow to rebuild.
+
+Location: $HWR_JAX_CACHE_DIR, else $XDG_CACHE_HOME/hwr-jax, else ~/.cache/hwr-jax.
+Everything in it can be deleted at any time; it is rebuilt on demand.
+"""
+
+import hashlib
+import os
+import pickle
+import tempfile
+
+
+def cache_dir() -> str:
+  path = os.environ.get("HWR_JAX_CACHE_DIR")
+  if not path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    path = os.path.join(base, "hwr-jax")
+  return path
+
+
+def cached(name: str, key, build):
+  """`build()`, pickled under the cache folder as `name-<hash of key>.pkl` and
+  loaded from there next time. `key` must name everything the result depends
+  on (e.g. versions, sizes, a file's size and mtime). An unusable cache folder
+  (read-only, full) only costs the rebuild."""
+  digest = hashlib.sha256(repr(key).encode()).hexdigest()[:16]
+  path = os.path.join(cache_dir(), f"{name}-{digest}.pkl")
+  try:
+    with open(path, "rb") as f:
+      return pickle.load(f)
+  except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+    pass
+  value = build()
+  try:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with tempfile.NamedTemporaryFile("wb", dir=os.path.dirname(path), delete=False) as f:
+      pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(f.name, path)   # atomic: a reader never sees half a file
+  except OSError:
+    pass
+  return value

@@ -1,0 +1,220 @@
+"""A trained model, ready to predict: parameters, config and charset restored
+from a workdir's checkpoint, and jit-compiled forward passes.
+
+  model = inference.load_model("runs/dev_byclass")        # 'best' checkpoint
+  probs = model.classify(crops)                            # (n, 28, 28) uint8 -> (n, K)
+  model = inference.load_model("runs/words")
+  matrices = model.frame_probabilities(word_images)        # [(T_i, K + 1)], blank = 0
+
+Only what prediction needs is loaded: the parameters (not the optimizer
+state), restored as numpy arrays straight into the shapes the checkpoint
+records, so nothing is traced or compiled to restore. Each forward pass is
+compiled once per input shape it meets; batches are padded to a few shapes.
+With `enable_compilation_cache()` (hwr-read calls it) compiled programs are
+kept on disk, so a second process compiles nothing.
+
+This module imports no training or evaluation code (no optimizer, no
+scikit-learn, no matplotlib); training and evaluation import it.
+"""
+
+import dataclasses
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from hwr_jax import checkpoints, models
+
+ModelLoadError = checkpoints.ModelLoadError
+
+def enable_compilation_cache(path: str | None = None) -> str | None:
+  """Keeps JAX's compiled programs in `path` (default: `cache_dir()/jax`) so
+  later processes load them instead of compiling. Leaves a cache the user
+  configured alone. Returns the folder in use (None when it cannot be made)."""
+  from hwr_jax import cache
+  current = jax.config.jax_compilation_cache_dir
+  if current:
+    return current
+  path = path or os.path.join(cache.cache_dir(), "jax")
+  try:
+    os.makedirs(path, exist_ok=True)
+  except OSError:
+    return None
+  jax.config.update("jax_compilation_cache_dir", path)
+  # Cache every program: the readers' are small and compile in well under
+  # the default 1 s threshold, which would keep them out.
+  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+  jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+  return path
+
+
+@dataclasses.dataclass
+class Model:
+  """A restored model. `config` is the config that wrote the checkpoint."""
+  config: object                # ml_collections.ConfigDict
+  charset: str                  # class index -> character (CRNN: label i + 1)
+  params: dict
+  step: int
+  epoch: int
+  path: str                     # the checkpoint folder
+
+  def __post_init__(self):
+    self.module = models.create_model(self.config, len(self.charset))
+    self.name = self.config.model.name
+    self._jitted: dict = {}
+
+  # -- compiled forward passes (pure functions of params and a batch) ------
+
+  def logits_fn(self):
+    """jit (params, uint8 images) -> classifier logits."""
+    if "logits" not in self._jitted:
+      module = self.module
+      self._jitted["logits"] = jax.jit(
+          lambda params, images: module.apply({"params": params}, models.to_float(images)))
+    return self._jitted["logits"]
+
+  def probabilities_fn(self):
+    """jit (params, batch) -> softmax probabilities: classifier (B, K) from
+    {'image'}; CRNN (B, T, K + 1) from {'image', 'length'}."""
+    if "probs" not in self._jitted:
+      module, crnn = self.module, self.name == "crnn"
+
+      def probs(params, batch):
+        images = models.to_float(batch["image"])
+        args = (images, batch["length"]) if crnn else (images,)
+        return jax.nn.softmax(module.apply({"params": params}, *args))
+      self._jitted["probs"] = jax.jit(probs)
+    return self._jitted["probs"]
+
+  # -- prediction -----------------------------------------------------------
+
+  def logits(self, images: np.ndarray, batch_size: int = 1024, mesh=None) -> np.ndarray:
+    """(N, 28, 28) uint8 images -> (N, K) classifier logits, in batches of
+    `batch_size`, sharded over `mesh` (all hosts) when one is given."""
+    self._expect("cnn")
+    params = self.params
+    if mesh is not None:
+      from hwr_jax import parallel
+      params = jax.device_put(params, parallel.replicated(mesh))
+    logits_fn = self.logits_fn()
+    return classifier_logits(lambda image: logits_fn(params, image), images, batch_size, mesh)
+
+  def classify(self, crops: np.ndarray) -> np.ndarray:
+    """(n, 28, 28) uint8 crops (upright, ink bright) -> (n, K) probabilities.
+    Batches are padded to a power of two (16 to 1024) so only a few shapes
+    are ever compiled."""
+    self._expect("cnn")
+    out = []
+    for start in range(0, len(crops), 1024):
+      chunk = crops[start:start + 1024]
+      size = max(16, 1 << (len(chunk) - 1).bit_length())
+      padded = np.zeros((size, 28, 28), np.uint8)
+      padded[:len(chunk)] = chunk
+      out.append(np.asarray(self.probabilities_fn()(self.params, {"image": padded}))[:len(chunk)])
+    return np.concatenate(out) if out else np.zeros((0, len(self.charset)), np.float32)
+
+  def frame_probabilities(self, images: list[np.ndarray], batch_size: int | None = None,
+                          prepared: bool = False) -> list[np.ndarray]:
+    """Word images (any size; gray or colour; either polarity; `prepared`:
+    already through `word_batches.prepare`) -> one (T_i, K + 1) matrix of
+    per-frame probabilities each (blank = 0)."""
+    self._expect("crnn")
+    if batch_size is None:   # small calls: the next power of two (8 .. eval batch)
+      batch_size = min(self.config.eval_batch_size, max(8, 1 << (len(images) - 1).bit_length()))
+    probs_fn = self.probabilities_fn()
+    return word_probabilities(lambda batch: probs_fn(self.params, batch), images,
+                              self.config.words.buckets, batch_size, prepared=prepared)
+
+  def _expect(self, name: str) -> None:
+    if self.name != name:
+      raise ModelLoadError(f"{self.path} holds a {self.name!r} model, not a {name!r} model.")
+
+
+def charset_of(config, meta: dict) -> str:
+  """The checkpoint's charset; older checkpoints name only a label space."""
+  from hwr_jax.data import labels
+  if meta.get("charset"):
+    return meta["charset"]
+  if config.model.name == "crnn":
+    return labels.BYCLASS_CHARS
+  return labels.charset(config.data.label_space)
+
+
+def load_model(workdir: str, checkpoint: str = "best", model_name: str | None = None,
+               expect_config=None) -> Model:
+  """Restores a workdir's checkpoint ('best', 'latest' or a step number).
+  `model_name`: refuse another kind of model ('cnn', 'crnn'); `expect_config`:
+  refuse a checkpoint whose model or label space differs from this config."""
+  import ml_collections
+  path, step = checkpoints.find_checkpoint(workdir, checkpoint)
+  params, meta = checkpoints.restore_params(path)
+  config = ml_collections.ConfigDict(meta["config"])
+  if model_name is not None and config.model.name != model_name:
+    raise ModelLoadError(f"{workdir} holds a {config.model.name!r} model, not a "
+                         f"{model_name!r} model.")
+  if expect_config is not None:
+    diffs = checkpoints.config_differences(meta["config"], expect_config.to_dict(),
+                                           keys=checkpoints.MODEL_KEYS)
+    if diffs:
+      raise checkpoints.CheckpointMismatchError(
+          f"The checkpoint in {path} was written with another model; these settings "
+          f"differ (checkpoint -> now):\n" + "\n".join(diffs) +
+          "\nEvaluate it with the config that trained it.")
+  params = jax.device_put(params)
+  return Model(config=config, charset=charset_of(config, meta), params=params, step=step,
+               epoch=int(meta.get("epoch", 0)), path=path)
+
+
+# -- batched prediction, shared with training and evaluation ----------------
+
+def classifier_logits(logits_fn, images: np.ndarray, batch_size: int, mesh=None) -> np.ndarray:
+  """Logits (N, K) of all images by `logits_fn(uint8 images) -> logits`, in
+  padded batches of `batch_size`; with a mesh, each batch is sharded over it
+  (and over hosts) as in training."""
+  from hwr_jax import parallel
+  from hwr_jax.data import batching
+  if len(images) == 0:
+    raise ValueError("No images to predict.")
+  process, processes = (jax.process_index(), jax.process_count()) if mesh else (0, 1)
+
+  def transfer(batch):
+    image = parallel.host_to_global({"image": batch["image"]}, mesh)["image"] if mesh \
+        else batch["image"]
+    return batch["mask"], image
+
+  logits, masks = [], []
+  for mask, image in batching.prefetch(batching.eval_batches(
+      images, np.zeros(len(images), np.int32), batch_size, process, processes), transfer):
+    masks.append(mask)
+    logits.append(logits_fn(image))
+  logits = parallel.global_to_host(logits) if mesh else jax.device_get(logits)
+  return np.concatenate(logits)[np.concatenate(masks)]
+
+
+def word_probabilities(probs_fn, images: list[np.ndarray], buckets, batch_size: int,
+                       mesh=None, prepared: bool = False) -> list[np.ndarray]:
+  """(T_i, C) probability matrices for word images, by `probs_fn(batch) ->
+  (B, T, C) probabilities` (batch: 'image', 'length'). Images of similar
+  aspect ratio are batched together (one width bucket each) and every batch
+  is padded to `batch_size`, so one program per bucket is compiled."""
+  from hwr_jax import parallel
+  from hwr_jax.data import word_batches
+  out = [None] * len(images)
+  order = sorted(range(len(images)), key=lambda i: images[i].shape[1] / images[i].shape[0])
+  for start in range(0, len(order), batch_size):
+    index = order[start:start + batch_size]
+    batch = word_batches.make_batch([images[i] for i in index], None, "", buckets, 1,
+                                    prepared=prepared)
+    lengths = batch["length"]
+    for key in batch:   # pad to a full batch: one shape per bucket
+      pad = np.zeros((batch_size - len(index),) + batch[key].shape[1:], batch[key].dtype)
+      batch[key] = np.concatenate([batch[key], pad])
+    if mesh is not None:
+      probs = parallel.global_to_host(probs_fn(parallel.host_to_global(batch, mesh)))
+    else:
+      probs = jax.device_get(probs_fn(batch))
+    for j, i in enumerate(index):
+      out[i] = np.asarray(probs[j, :lengths[j]])
+  return out

@@ -1,0 +1,42 @@
+"""Readers of word and line images, on top of `hwr_jax.inference`.
+
+  reader = hwr_jax.load_reader("runs/words", decoder="beam")
+  reading = reader.read(image)            # .text, .confidence, .characters, .frames
+  readings = reader.read_many(images)     # batched; bad images get .error
+  readings = reader.read_files(paths)
+
+segmentation.py  cut into characters, classify them (a character classifier)
+crnn.py          whole words with a CRNN + CTC decoder (a word model)
+rules.py         the segmentation reader's word rules
+base.py          Reading, image files, batching
+"""
+
+from hwr_jax.readers.base import (Character, ImageError, Reader, ReaderError,  # noqa: F401
+                                  Reading, load_image)
+
+READERS = ("segment", "crnn")
+
+
+def load_reader(workdir: str, reader: str | None = None, checkpoint: str = "best", *,
+                compilation_cache: bool = True, **options) -> Reader:
+  """The reader for a trained model's workdir: 'segment' for a character
+  classifier, 'crnn' for a word model (default: whichever the workdir holds).
+  `options` go to the reader (CRNN: decoder, beam_width, lexicon_path;
+  segmentation: use_case_by_size, use_word_rules). `compilation_cache`: keep
+  compiled programs in the user's cache folder (`hwr_jax/cache.py`), so the
+  next process that loads this model compiles nothing."""
+  from hwr_jax import inference
+  from hwr_jax.checkpoints import load_workdir_config
+  if compilation_cache:
+    inference.enable_compilation_cache()
+  if reader is None:
+    config = load_workdir_config(workdir)
+    name = config.get("model", {}).get("name") if config is not None else None
+    reader = "crnn" if name == "crnn" else "segment"
+  if reader == "crnn":
+    from hwr_jax.readers.crnn import CRNNReader
+    return CRNNReader(workdir, checkpoint, **options)
+  if reader == "segment":
+    from hwr_jax.readers.segmentation import SegmentationReader
+    return SegmentationReader(workdir, checkpoint, **options)
+  raise ReaderError(f"Unknown reader {reader!r}; choose from {READERS}.")

@@ -1,0 +1,139 @@
+"""What both readers share: the reading they return, image files, and
+reading in batches (one model call for many images)."""
+
+import dataclasses
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from hwr_jax import segment
+from hwr_jax.checkpoints import ModelLoadError as ReaderError  # noqa: F401  (the workdir's fault)
+from hwr_jax.segment import ImageError  # noqa: F401  (the image's fault)
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
+
+
+@dataclasses.dataclass
+class Character:
+  char: str
+  confidence: float
+  box: tuple[int, int, int, int]   # x0, y0, x1, y1 in the input image's pixels
+
+
+@dataclasses.dataclass
+class Reading:
+  text: str
+  characters: list[Character]          # per character (segmentation reader)
+  segmentation: segment.Segmentation | None = None
+  confidence: float | None = None      # per word (CRNN reader): P(text | image)
+  error: str | None = None             # read_many: why this image could not be read
+  frames: np.ndarray | None = None     # CRNN: (T, K + 1) per-frame probabilities
+
+  def to_json(self) -> dict:
+    if self.error is not None:
+      return {"error": self.error}
+    out = {"text": self.text}
+    if self.confidence is not None:
+      out["confidence"] = self.confidence
+    if self.characters:
+      out["characters"] = [dataclasses.asdict(c) for c in self.characters]
+    return out
+
+
+def load_image(path: str) -> np.ndarray:
+  """An image file as OpenCV reads it (any depth and channels); ImageError
+  when it is missing or not a readable image."""
+  import cv2
+  if not os.path.exists(path):
+    raise ImageError("file not found")
+  image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+  if image is None:
+    raise ImageError("not a readable image (unknown format or corrupt file)")
+  return image
+
+
+class Reader:
+  """Reads word or line images. Subclasses implement two stages: `prepare`
+  (one image, CPU only: segmentation or resizing; raises ImageError when
+  there is nothing to read) and `read_prepared` (a batch: one model call,
+  then decoding). Reading files runs the first stage of the next batch in a
+  background thread while the model reads the current one."""
+
+  def prepare(self, image: np.ndarray):
+    raise NotImplementedError
+
+  def read_prepared(self, prepared: list) -> list[Reading]:
+    raise NotImplementedError
+
+  def _prepare_all(self, images) -> list:
+    """`prepare` of each image; a Reading with `error` for those that fail."""
+    out = []
+    for image in images:
+      try:
+        if isinstance(image, Exception):
+          raise image
+        out.append(self.prepare(image))
+      except ImageError as e:
+        out.append(Reading("", [], error=str(e)))
+    return out
+
+  def _read_prepared_or_failed(self, prepared: list) -> list[Reading]:
+    good = [p for p in prepared if not isinstance(p, Reading)]
+    readings = iter(self.read_prepared(good) if good else [])
+    return [p if isinstance(p, Reading) else next(readings) for p in prepared]
+
+  def read_many(self, images: list[np.ndarray]) -> list[Reading]:
+    """Readings of many images, batched; an image that cannot be read gets
+    a Reading with `error` set (and empty text) and the others go on."""
+    return self._read_prepared_or_failed(self._prepare_all(images))
+
+  def read(self, image: np.ndarray) -> Reading:
+    """One image -> Reading; ImageError when it holds nothing to read."""
+    reading = self.read_many([image])[0]
+    if reading.error is not None:
+      raise ImageError(reading.error)
+    return reading
+
+  def read_file(self, path: str) -> Reading:
+    return self.read(load_image(path))
+
+  def read_files(self, paths: list[str], batch_size: int = 256) -> list[Reading]:
+    """Readings of image files, in order; a file that cannot be read or holds
+    nothing to read gets a Reading with `error` set."""
+    return [reading for _, reading in self.iter_files(paths, batch_size)]
+
+  def iter_files(self, paths: list[str], batch_size: int = 256):
+    """Yields (path, Reading) in order, `batch_size` files per model call."""
+    def load_and_prepare(batch):
+      return self._prepare_all(_load_or_error(p) for p in batch)
+    batches = [paths[i:i + batch_size] for i in range(0, len(paths), batch_size)]
+    if not batches:
+      return
+    with ThreadPoolExecutor(1) as pool:
+      pending = pool.submit(load_and_prepare, batches[0])
+      for k, batch in enumerate(batches):
+        prepared = pending.result()
+        if k + 1 < len(batches):
+          pending = pool.submit(load_and_prepare, batches[k + 1])
+        yield from zip(batch, self._read_prepared_or_failed(prepared))
+
+
+def _load_or_error(path: str):
+  try:
+    return load_image(path)
+  except ImageError as e:
+    return e
+
+
+def expect_model(workdir: str, model_name: str, what: str) -> None:
+  """Refuses, with a message that says what to train, a workdir that holds no
+  trained model or another kind of model than `model_name`."""
+  from hwr_jax.checkpoints import load_workdir_config
+  config = load_workdir_config(workdir)
+  if config is None:
+    raise ReaderError(f"{workdir} holds no config.json: not a workdir of a trained "
+                      f"model. {what}.")
+  found = config.get("model", {}).get("name")
+  if found != model_name:
+    raise ReaderError(f"{workdir} holds a {found!r} model; {what}.")

@@ -1,0 +1,79 @@
+"""The CRNN reader: whole word images -> per-frame probabilities (one
+compiled call per batch) -> a CTC decoder (`hwr_jax/ctc/`)."""
+
+import numpy as np
+
+from hwr_jax import inference, segment
+from hwr_jax.ctc.decode import DECODERS, TextDecoder
+from hwr_jax.ctc.decoders import ctc_log_prob
+from hwr_jax.data import word_batches
+from hwr_jax.readers.base import ImageError, Reader, ReaderError, Reading, expect_model
+
+LM_TEXTS, LM_ORDER = 20000, 4
+
+
+def default_language_model():
+  """The character 4-gram model of beam_lm: 20,000 texts sampled like the
+  synthesized words (seed 0). Cached in the user's cache folder (building
+  it takes ~0.4 s)."""
+  from importlib.metadata import version
+
+  from hwr_jax import cache
+  from hwr_jax.ctc.language import CharNgramLM
+  from hwr_jax.data import words
+
+  def build():
+    return CharNgramLM(words.sample_texts(LM_TEXTS, np.random.default_rng(0)), order=LM_ORDER)
+  return cache.cached("char-lm", (LM_TEXTS, LM_ORDER, 0, version("wordfreq")), build)
+
+
+def default_lexicon():
+  """The 20,000 most frequent English words, with their frequencies as priors."""
+  from hwr_jax.ctc.language import Lexicon
+  from hwr_jax.data import words
+  vocabulary, weights = words.word_list()
+  return Lexicon(vocabulary, weights)
+
+
+class CRNNReader(Reader):
+  """Reads whole word images with a trained CRNN (a configs/words.py
+  workdir) and a CTC decoder: best_path, beam, beam_lm or lexicon."""
+
+  def __init__(self, workdir: str, checkpoint: str = "best", decoder: str = "best_path",
+               beam_width: int = 16, lexicon_path: str | None = None,
+               model: inference.Model | None = None):
+    if decoder not in DECODERS:
+      raise ReaderError(f"Unknown decoder {decoder!r}; choose from {DECODERS}.")
+    if model is None:
+      expect_model(workdir, "crnn", "the CRNN reader needs a word model "
+                   "(python launch.py --config=configs/words.py)")
+      model = inference.load_model(workdir, checkpoint, model_name="crnn")
+    self.model, self.config, self.charset = model, model.config, model.charset
+    self.decoder_name = decoder
+    lm = default_language_model() if decoder == "beam_lm" else None
+    lexicon = None
+    if decoder == "lexicon":
+      from hwr_jax.ctc.language import Lexicon
+      lexicon = Lexicon.from_file(lexicon_path) if lexicon_path else default_lexicon()
+    self.decoder = TextDecoder(self.charset, beam_width=beam_width, lm=lm, lexicon=lexicon)
+
+  def probabilities(self, images: list[np.ndarray]) -> list[np.ndarray]:
+    """(T_i, K + 1) per-frame probabilities of word images (blank = 0)."""
+    return self.model.frame_probabilities(images)
+
+  def prepare(self, image: np.ndarray) -> np.ndarray:
+    """Any word image -> the model's input (height 24, ink bright)."""
+    gray = segment.to_gray(image)
+    if not segment.has_ink(gray):
+      raise ImageError("no ink found (blank or nearly uniform image)")
+    return word_batches.prepare(gray, self.config.words.buckets[-1])
+
+  def read_prepared(self, prepared: list[np.ndarray]) -> list[Reading]:
+    """Decodes each word; its confidence is P(text | image) under the model
+    (CTC, summed over alignments)."""
+    readings = []
+    for probs in self.model.frame_probabilities(prepared, prepared=True):
+      text, _ = self.decoder.decode(probs, self.decoder_name)
+      confidence = float(np.exp(ctc_log_prob(probs, [self.charset.index(c) + 1 for c in text])))
+      readings.append(Reading(text, [], None, round(confidence, 4), frames=probs))
+    return readings

@@ -1,0 +1,98 @@
+"""The segmentation reader: cut a word or line image into characters
+(`hwr_jax/segment.py`), classify all of them in one compiled call, then apply
+the word rules (`rules.py`)."""
+
+import numpy as np
+
+from hwr_jax import inference, segment
+from hwr_jax.readers import rules
+from hwr_jax.readers.base import Character, Reader, Reading, expect_model
+
+
+def _words(n: int, spaces_before: list[int]):
+  """(start, end) index ranges of the words of a line."""
+  edges = [0] + list(spaces_before) + [n]
+  return list(zip(edges[:-1], edges[1:]))
+
+
+class SegmentationReader(Reader):
+  """Segments images into characters and classifies them with a character
+  classifier (a configs/balanced.py, byclass.py or dev_*.py workdir)."""
+
+  def __init__(self, workdir: str, checkpoint: str = "best", use_case_by_size: bool = True,
+               use_word_rules: bool = True, model: inference.Model | None = None):
+    if model is None:
+      expect_model(workdir, "cnn", "the segmentation reader needs a character classifier "
+                   "(python launch.py --config=configs/dev_byclass.py)")
+      model = inference.load_model(workdir, checkpoint, model_name="cnn")
+    self.model = model
+    self.charset = self.model.charset
+    self.use_case_by_size = use_case_by_size
+    self.use_word_rules = use_word_rules
+
+  def classify(self, crops: np.ndarray) -> np.ndarray:
+    """(n, 28, 28) uint8 crops -> (n, K) probabilities."""
+    return self.model.classify(crops)
+
+  def prepare(self, image: np.ndarray) -> segment.Segmentation:
+    return segment.segment(image)
+
+  def read_prepared(self, segmentations: list[segment.Segmentation]) -> list[Reading]:
+    """All characters of all images classified in one call."""
+    probs = self.classify(np.concatenate([s.crops for s in segmentations]))
+    readings, start = [], 0
+    for seg in segmentations:
+      readings.append(self._reading(seg, probs[start:start + len(seg.crops)]))
+      start += len(seg.crops)
+    return readings
+
+  def _reading(self, seg: segment.Segmentation, probs: np.ndarray) -> Reading:
+    classes = probs.argmax(-1)
+    for start, end in _words(len(classes), seg.spaces_before):
+      if self.use_word_rules:
+        classes[start:end] = rules.letters_or_digits(probs[start:end], self.charset)
+      if self.use_case_by_size:
+        classes[start:end] = rules.case_by_size([self.charset[k] for k in classes[start:end]],
+                                                seg.boxes[start:end], self.charset)
+      if self.use_word_rules:
+        classes[start:end] = rules.consistent_case(classes[start:end], probs[start:end],
+                                                   self.charset)
+    characters, text = [], ""
+    for i, (k, box) in enumerate(zip(classes, seg.boxes)):
+      char = self.charset[k]
+      # Same-shape letters: the confidence is that of the letter, either case.
+      other = char.swapcase()
+      confidence = probs[i, k] + (probs[i, self.charset.index(other)]
+                                  if other != char and other in self.charset and
+                                  char.lower() in rules.SAME_SHAPE else 0.0)
+      if i in seg.spaces_before:
+        text += " "
+      text += char
+      characters.append(Character(char, round(float(confidence), 4), seg.input_box(box)))
+    return Reading(text, characters, seg)
+
+
+def save_picture(reading: Reading, out_png: str, title: str = "") -> None:
+  """Writes a picture of a segmentation reading: boxes and predictions on the
+  image, and below it each 28x28 crop the model saw."""
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+  seg = reading.segmentation
+  n = max(1, len(reading.characters))
+  fig = plt.figure(figsize=(max(6, 0.9 * n), 4.2))
+  top = fig.add_axes([0.02, 0.4, 0.96, 0.55])
+  top.imshow(seg.gray, cmap="gray", vmin=0, vmax=255)
+  for c, (x0, y0, x1, y1) in zip(reading.characters, seg.boxes):
+    top.add_patch(plt.Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False,
+                                edgecolor="red", linewidth=1))
+    top.text(x0, y0 - 2, c.char, color="red", fontsize=11, va="bottom")
+  top.set_title(f"{title}  ->  {reading.text!r}" if title else repr(reading.text))
+  top.axis("off")
+  for i, (c, crop) in enumerate(zip(reading.characters, seg.crops)):
+    ax = fig.add_axes([0.02 + 0.96 * i / n, 0.05, 0.96 / n * 0.9, 0.28])
+    ax.imshow(crop, cmap="gray", vmin=0, vmax=255)
+    ax.set_title(f"{c.char} {c.confidence:.2f}", fontsize=9)
+    ax.axis("off")
+  fig.savefig(out_png, dpi=100)
+  plt.close(fig)
