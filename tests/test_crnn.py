@@ -132,3 +132,21 @@ def test_iam_words_txt_is_parsed(tmp_path):
                    (str(folder / "a01-000u-00-01.png"), "MOVE")]
   with pytest.raises(word_sources.DataError, match="words.txt not found"):
     word_sources.read_iam_words(str(tmp_path / "nowhere"))
+
+
+def test_load_reader_finds_the_crnn_and_reads_in_batches(word_workdir):
+  import hwr_jax
+  from hwr_jax.readers.crnn import CRNNReader
+  reader = hwr_jax.load_reader(word_workdir, decoder="beam", compilation_cache=False)
+  assert isinstance(reader, CRNNReader) and len(reader.charset) == 62
+  images = []
+  for width in (40, 90, 150):
+    image = np.full((40, width), 220, np.uint8)
+    image[10:30, 5:width - 5:9] = 30
+    images.append(image)
+  many = reader.read_many(images)
+  for image, reading in zip(images, many):
+    one = reader.read(image)
+    assert reading.text == one.text and reading.confidence == pytest.approx(one.confidence, abs=1e-3)
+    assert reading.frames.shape[1] == len(reader.charset) + 1
+    np.testing.assert_allclose(reading.frames.sum(1), 1, atol=1e-4)
