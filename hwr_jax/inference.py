@@ -18,16 +18,15 @@ scikit-learn, no matplotlib); training and evaluation import it.
 """
 
 import dataclasses
-import json
 import os
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from hwr_jax import checkpoints, models
 
 ModelLoadError = checkpoints.ModelLoadError
+
 
 def enable_compilation_cache(path: str | None = None) -> str | None:
   """Keeps JAX's compiled programs in `path` (default: `cache_dir()/jax`) so

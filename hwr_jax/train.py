@@ -14,7 +14,7 @@ import ml_collections
 import numpy as np
 import optax
 
-from hwr_jax import augment, inference, metrics, models, parallel, plots, train_loop
+from hwr_jax import augment, evaluate, inference, metrics, models, parallel, plots, train_loop
 from hwr_jax.data import batching, sources
 from hwr_jax.train_loop import (Run, TrainingDivergedError, TrainState,  # noqa: F401
                                 log, make_optimizer, run_epoch)
@@ -125,8 +125,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     run.close()
   if train_loop.is_main() and os.path.exists(run.metrics_path):
     plots.training_curves(run.metrics_path, os.path.join(workdir, "training_curves.png"))
-
-  from hwr_jax import evaluate
   return evaluate.evaluate_checkpoint(config, workdir, splits=splits)
 
 

@@ -123,3 +123,13 @@ def test_blank_and_huge_images_are_refused():
     segment.segment(np.full((60, 200), 200, np.uint8))
   with pytest.raises(segment.ImageError, match="too large"):
     segment.segment(np.zeros((8000, 8000), np.uint8))
+
+
+def test_quantile_from_the_histogram_equals_numpy():
+  rng = np.random.default_rng(0)
+  for _ in range(200):
+    gray = rng.integers(0, 256, rng.integers(1, 40, 2)).astype(np.uint8)
+    if rng.random() < 0.5:
+      gray = (gray // 64 * 64).astype(np.uint8)    # few distinct values: ties
+    for q in (0.0, 0.05, 0.5, 0.95, 1.0):
+      assert segment.quantile(gray, q) == pytest.approx(np.quantile(gray, q), abs=1e-9)

@@ -70,6 +70,9 @@ def heldout_bank(data_config) -> GlyphBank:
   return GlyphBank(images, labels)
 
 
+_WORD_LISTS: dict = {}   # size -> (words, weights), built once per process
+
+
 def word_list(size: int = 20000) -> tuple[list[str], np.ndarray]:
   """The `size` most frequent purely alphabetic English words and their
   sampling weights (frequency ** 0.5, so rarer words still appear). Cached
@@ -88,9 +91,6 @@ def word_list(size: int = 20000) -> tuple[list[str], np.ndarray]:
     _WORD_LISTS[size] = cache.cached("wordlist", ("en", size, version("wordfreq")), build)
   words, weights = _WORD_LISTS[size]
   return list(words), weights.copy()
-
-
-_WORD_LISTS: dict = {}
 
 
 def sample_texts(n: int, rng: np.random.Generator, words=None, max_len: int = 12) -> list[str]:
