@@ -127,6 +127,7 @@ def main():
   args = parser.parse_args()
   repos = [os.path.abspath(r) for r in args.repos.split(",")]
   workdirs = {"classifier": os.path.abspath(args.classifier), "crnn": os.path.abspath(args.crnn)}
+  args.out = os.path.abspath(args.out)   # commands run in each checkout's folder
   paths = make_words(workdirs["classifier"], os.path.join(args.out, "words"), args.num_words,
                      args.seed)
   machine = cpu_name()
