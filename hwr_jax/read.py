@@ -14,8 +14,8 @@ import json
 import os
 import sys
 
-# Files per model call; the next batch is loaded and prepared meanwhile.
-BATCH = 256
+# Files per model call; the next batch is prepared and the last one decoded meanwhile.
+BATCH = 128
 
 
 def expand_paths(paths: list[str]) -> list[str]:

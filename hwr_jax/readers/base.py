@@ -54,16 +54,20 @@ def load_image(path: str) -> np.ndarray:
 
 
 class Reader:
-  """Reads word or line images. Subclasses implement two stages: `prepare`
-  (one image, CPU only: segmentation or resizing; raises ImageError when
-  there is nothing to read) and `read_prepared` (a batch: one model call,
-  then decoding). Reading files runs the first stage of the next batch in a
-  background thread while the model reads the current one."""
+  """Reads word or line images in three stages, which subclasses implement:
+  `prepare` (one image, CPU: segmentation or resizing; raises ImageError
+  when there is nothing to read), `predict` (a batch: one compiled model
+  call) and `finish` (a batch: decoding, word rules). Reading files runs the
+  stages of consecutive batches at once: while the model reads batch k, a
+  thread prepares batch k + 1 and another finishes batch k - 1."""
 
   def prepare(self, image: np.ndarray):
     raise NotImplementedError
 
-  def read_prepared(self, prepared: list) -> list[Reading]:
+  def predict(self, prepared: list):
+    raise NotImplementedError
+
+  def finish(self, prepared: list, predicted) -> list[Reading]:
     raise NotImplementedError
 
   def _prepare_all(self, images) -> list:
@@ -78,15 +82,19 @@ class Reader:
         out.append(Reading("", [], error=str(e)))
     return out
 
-  def _read_prepared_or_failed(self, prepared: list) -> list[Reading]:
+  def _predict_good(self, prepared: list):
     good = [p for p in prepared if not isinstance(p, Reading)]
-    readings = iter(self.read_prepared(good) if good else [])
+    return good, (self.predict(good) if good else None)
+
+  def _finish_all(self, prepared: list, good: list, predicted) -> list[Reading]:
+    readings = iter(self.finish(good, predicted) if good else [])
     return [p if isinstance(p, Reading) else next(readings) for p in prepared]
 
   def read_many(self, images: list[np.ndarray]) -> list[Reading]:
     """Readings of many images, batched; an image that cannot be read gets
     a Reading with `error` set (and empty text) and the others go on."""
-    return self._read_prepared_or_failed(self._prepare_all(images))
+    prepared = self._prepare_all(images)
+    return self._finish_all(prepared, *self._predict_good(prepared))
 
   def read(self, image: np.ndarray) -> Reading:
     """One image -> Reading; ImageError when it holds nothing to read."""
@@ -98,25 +106,32 @@ class Reader:
   def read_file(self, path: str) -> Reading:
     return self.read(load_image(path))
 
-  def read_files(self, paths: list[str], batch_size: int = 256) -> list[Reading]:
+  def read_files(self, paths: list[str], batch_size: int = 128) -> list[Reading]:
     """Readings of image files, in order; a file that cannot be read or holds
     nothing to read gets a Reading with `error` set."""
     return [reading for _, reading in self.iter_files(paths, batch_size)]
 
-  def iter_files(self, paths: list[str], batch_size: int = 256):
+  def iter_files(self, paths: list[str], batch_size: int = 128):
     """Yields (path, Reading) in order, `batch_size` files per model call."""
     def load_and_prepare(batch):
       return self._prepare_all(_load_or_error(p) for p in batch)
     batches = [paths[i:i + batch_size] for i in range(0, len(paths), batch_size)]
     if not batches:
       return
-    with ThreadPoolExecutor(1) as pool:
-      pending = pool.submit(load_and_prepare, batches[0])
+    with ThreadPoolExecutor(1) as loader, ThreadPoolExecutor(1) as finisher:
+      loading = loader.submit(load_and_prepare, batches[0])
+      finishing = None
       for k, batch in enumerate(batches):
-        prepared = pending.result()
+        prepared = loading.result()
         if k + 1 < len(batches):
-          pending = pool.submit(load_and_prepare, batches[k + 1])
-        yield from zip(batch, self._read_prepared_or_failed(prepared))
+          loading = loader.submit(load_and_prepare, batches[k + 1])
+        good, predicted = self._predict_good(prepared)
+        if finishing is not None:
+          yield from finishing.result()
+        finishing = finisher.submit(
+            lambda b, p, g, o: list(zip(b, self._finish_all(p, g, o))),
+            batch, prepared, good, predicted)
+      yield from finishing.result()
 
 
 def _load_or_error(path: str):

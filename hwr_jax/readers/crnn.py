@@ -68,11 +68,14 @@ class CRNNReader(Reader):
       raise ImageError("no ink found (blank or nearly uniform image)")
     return word_batches.prepare(gray, self.config.words.buckets[-1])
 
-  def read_prepared(self, prepared: list[np.ndarray]) -> list[Reading]:
+  def predict(self, prepared: list[np.ndarray]) -> list[np.ndarray]:
+    return self.model.frame_probabilities(prepared, prepared=True)
+
+  def finish(self, prepared: list[np.ndarray], frames: list[np.ndarray]) -> list[Reading]:
     """Decodes each word; its confidence is P(text | image) under the model
     (CTC, summed over alignments)."""
     readings = []
-    for probs in self.model.frame_probabilities(prepared, prepared=True):
+    for probs in frames:
       text, _ = self.decoder.decode(probs, self.decoder_name)
       confidence = float(np.exp(ctc_log_prob(probs, [self.charset.index(c) + 1 for c in text])))
       readings.append(Reading(text, [], None, round(confidence, 4), frames=probs))

@@ -37,9 +37,12 @@ class SegmentationReader(Reader):
   def prepare(self, image: np.ndarray) -> segment.Segmentation:
     return segment.segment(image)
 
-  def read_prepared(self, segmentations: list[segment.Segmentation]) -> list[Reading]:
+  def predict(self, segmentations: list[segment.Segmentation]) -> np.ndarray:
     """All characters of all images classified in one call."""
-    probs = self.classify(np.concatenate([s.crops for s in segmentations]))
+    return self.classify(np.concatenate([s.crops for s in segmentations]))
+
+  def finish(self, segmentations: list[segment.Segmentation], probs: np.ndarray
+             ) -> list[Reading]:
     readings, start = [], 0
     for seg in segmentations:
       readings.append(self._reading(seg, probs[start:start + len(seg.crops)]))
