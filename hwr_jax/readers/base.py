@@ -25,10 +25,11 @@ class Character:
 class Reading:
   text: str
   characters: list[Character]          # per character (segmentation reader)
-  segmentation: segment.Segmentation | None = None
+  segmentation: segment.Segmentation | None = dataclasses.field(default=None, repr=False)
   confidence: float | None = None      # per word (CRNN reader): P(text | image)
   error: str | None = None             # read_many: why this image could not be read
-  frames: np.ndarray | None = None     # CRNN: (T, K + 1) per-frame probabilities
+  frames: np.ndarray | None = dataclasses.field(  # CRNN: (T, K + 1) per-frame probabilities
+      default=None, repr=False)
 
   def to_json(self) -> dict:
     if self.error is not None:
