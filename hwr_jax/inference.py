@@ -188,7 +188,9 @@ def classifier_logits(logits_fn, images: np.ndarray, batch_size: int, mesh=None)
       images, np.zeros(len(images), np.int32), batch_size, process, processes), transfer):
     masks.append(mask)
     logits.append(logits_fn(image))
-  logits = parallel.global_to_host(logits) if mesh else jax.device_get(logits)
+  # Several hosts: each mask covers this host's slice; gather them like the logits.
+  logits, masks = parallel.global_to_host((logits, masks)) if mesh else \
+      (jax.device_get(logits), masks)
   return np.concatenate(logits)[np.concatenate(masks)]
 
 
