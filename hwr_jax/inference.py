@@ -62,30 +62,19 @@ class Model:
   def __post_init__(self):
     self.module = models.create_model(self.config, len(self.charset))
     self.name = self.config.model.name
-    self._jitted: dict = {}
+    module, crnn = self.module, self.name == "crnn"
 
-  # -- compiled forward passes (pure functions of params and a batch) ------
+    def probabilities(params, batch):
+      images = models.to_float(batch["image"])
+      args = (images, batch["length"]) if crnn else (images,)
+      return jax.nn.softmax(module.apply({"params": params}, *args))
 
-  def logits_fn(self):
-    """jit (params, uint8 images) -> classifier logits."""
-    if "logits" not in self._jitted:
-      module = self.module
-      self._jitted["logits"] = jax.jit(
-          lambda params, images: module.apply({"params": params}, models.to_float(images)))
-    return self._jitted["logits"]
-
-  def probabilities_fn(self):
-    """jit (params, batch) -> softmax probabilities: classifier (B, K) from
-    {'image'}; CRNN (B, T, K + 1) from {'image', 'length'}."""
-    if "probs" not in self._jitted:
-      module, crnn = self.module, self.name == "crnn"
-
-      def probs(params, batch):
-        images = models.to_float(batch["image"])
-        args = (images, batch["length"]) if crnn else (images,)
-        return jax.nn.softmax(module.apply({"params": params}, *args))
-      self._jitted["probs"] = jax.jit(probs)
-    return self._jitted["probs"]
+    # Compiled forward passes, pure functions of (params, input); each is
+    # compiled on its first call for each input shape.
+    self.logits_fn = jax.jit(   # classifier: uint8 images -> logits
+        lambda params, images: module.apply({"params": params}, models.to_float(images)))
+    # classifier: {'image'} -> (B, K); CRNN: {'image', 'length'} -> (B, T, K + 1)
+    self.probabilities_fn = jax.jit(probabilities)
 
   # -- prediction -----------------------------------------------------------
 
@@ -97,8 +86,8 @@ class Model:
     if mesh is not None:
       from hwr_jax import parallel
       params = jax.device_put(params, parallel.replicated(mesh))
-    logits_fn = self.logits_fn()
-    return classifier_logits(lambda image: logits_fn(params, image), images, batch_size, mesh)
+    return classifier_logits(lambda image: self.logits_fn(params, image), images, batch_size,
+                             mesh)
 
   def classify(self, crops: np.ndarray) -> np.ndarray:
     """(n, 28, 28) uint8 crops (upright, ink bright) -> (n, K) probabilities.
@@ -111,7 +100,7 @@ class Model:
       size = max(16, 1 << (len(chunk) - 1).bit_length())
       padded = np.zeros((size, 28, 28), np.uint8)
       padded[:len(chunk)] = chunk
-      out.append(np.asarray(self.probabilities_fn()(self.params, {"image": padded}))[:len(chunk)])
+      out.append(np.asarray(self.probabilities_fn(self.params, {"image": padded}))[:len(chunk)])
     return np.concatenate(out) if out else np.zeros((0, len(self.charset)), np.float32)
 
   def frame_probabilities(self, images: list[np.ndarray], batch_size: int | None = None,
@@ -122,8 +111,7 @@ class Model:
     self._expect("crnn")
     if batch_size is None:   # small calls: the next power of two (8 .. eval batch)
       batch_size = min(self.config.eval_batch_size, max(8, 1 << (len(images) - 1).bit_length()))
-    probs_fn = self.probabilities_fn()
-    return word_probabilities(lambda batch: probs_fn(self.params, batch), images,
+    return word_probabilities(lambda batch: self.probabilities_fn(self.params, batch), images,
                               self.config.words.buckets, batch_size, prepared=prepared)
 
   def _expect(self, name: str) -> None:

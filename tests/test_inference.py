@@ -56,7 +56,7 @@ def test_classify_pads_to_few_shapes_and_matches_the_model(classifier):
   logits = model.logits(crops, batch_size=8)
   np.testing.assert_allclose(probs, jax.nn.softmax(logits), atol=1e-5)
   # 21 and 5 crops: batches of 32 and 16; nothing else was compiled.
-  assert model.probabilities_fn()._cache_size() == 2
+  assert model.probabilities_fn._cache_size() == 2
 
 
 READ_ONE_WORD = r"""

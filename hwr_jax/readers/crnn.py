@@ -76,7 +76,9 @@ class CRNNReader(Reader):
     (CTC, summed over alignments)."""
     readings = []
     for probs in frames:
-      text, _ = self.decoder.decode(probs, self.decoder_name)
-      confidence = float(np.exp(ctc_log_prob(probs, [self.charset.index(c) + 1 for c in text])))
+      text, score = self.decoder.decode(probs, self.decoder_name)
+      if self.decoder_name != "best_path":   # best path's score is already this CTC probability
+        score = ctc_log_prob(probs, [self.charset.index(c) + 1 for c in text])
+      confidence = float(np.exp(score))
       readings.append(Reading(text, [], None, round(confidence, 4), frames=probs))
     return readings

@@ -30,16 +30,12 @@ class SegmentationReader(Reader):
     self.use_case_by_size = use_case_by_size
     self.use_word_rules = use_word_rules
 
-  def classify(self, crops: np.ndarray) -> np.ndarray:
-    """(n, 28, 28) uint8 crops -> (n, K) probabilities."""
-    return self.model.classify(crops)
-
   def prepare(self, image: np.ndarray) -> segment.Segmentation:
     return segment.segment(image)
 
   def predict(self, segmentations: list[segment.Segmentation]) -> np.ndarray:
     """All characters of all images classified in one call."""
-    return self.classify(np.concatenate([s.crops for s in segmentations]))
+    return self.model.classify(np.concatenate([s.crops for s in segmentations]))
 
   def finish(self, segmentations: list[segment.Segmentation], probs: np.ndarray
              ) -> list[Reading]:
