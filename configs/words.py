@@ -28,7 +28,8 @@ def get_config():
   config.words = ml_collections.ConfigDict()
   config.words.source = "synthetic"   # synthetic | folder (labels.tsv) | iam (words.txt)
   config.words.path = ""              # folder / iam: the folder to read
-  config.words.buckets = (48, 96, 144, 192)   # padded image widths (height 24)
+  config.words.height = 24
+  config.words.buckets = (48, 96, 144, 192)   # padded image widths
   config.words.max_label_length = 12
   config.words.steps_per_epoch = 250
   config.words.num_validation_words = 300

@@ -111,8 +111,10 @@ class Model:
     self._expect("crnn")
     if batch_size is None:   # small calls: the next power of two (8 .. eval batch)
       batch_size = min(self.config.eval_batch_size, max(8, 1 << (len(images) - 1).bit_length()))
+    from hwr_jax.models.crnn import input_height
     return word_probabilities(lambda batch: self.probabilities_fn(self.params, batch), images,
-                              self.config.words.buckets, batch_size, prepared=prepared)
+                              self.config.words.buckets, batch_size, prepared=prepared,
+                              height=input_height(self.config))
 
   def _expect(self, name: str) -> None:
     if self.name != name:
@@ -183,7 +185,7 @@ def classifier_logits(logits_fn, images: np.ndarray, batch_size: int, mesh=None)
 
 
 def word_probabilities(probs_fn, images: list[np.ndarray], buckets, batch_size: int,
-                       mesh=None, prepared: bool = False) -> list[np.ndarray]:
+                       mesh=None, prepared: bool = False, height: int = 24) -> list[np.ndarray]:
   """(T_i, C) probability matrices for word images, by `probs_fn(batch) ->
   (B, T, C) probabilities` (batch: 'image', 'length'). Images of similar
   aspect ratio are batched together (one width bucket each) and every batch
@@ -195,7 +197,7 @@ def word_probabilities(probs_fn, images: list[np.ndarray], buckets, batch_size: 
   for start in range(0, len(order), batch_size):
     index = order[start:start + batch_size]
     batch = word_batches.make_batch([images[i] for i in index], None, "", buckets, 1,
-                                    prepared=prepared)
+                                    prepared=prepared, height=height)
     lengths = batch["length"]
     for key in batch:   # pad to a full batch: one shape per bucket
       pad = np.zeros((batch_size - len(index),) + batch[key].shape[1:], batch[key].dtype)

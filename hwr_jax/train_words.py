@@ -1,9 +1,9 @@
-"""Training the CRNN word reader with CTC on synthesized words.
+"""Training the CRNN word reader with CTC, on synthesized or real words.
 
 The machinery is the classifiers' (`train_loop.py`): a pure jitted step, data
 parallel over a mesh, orbax checkpoints with resume, metrics.jsonl, progress
-bar. Words are synthesized on the fly in a background thread from the
-training glyphs; validation words come from held-out glyphs.
+bar. Training batches come from a word source (`data/word_sources.py`),
+made in a background thread; validation uses its fixed validation set.
 """
 
 import functools
@@ -15,17 +15,17 @@ import optax
 
 from hwr_jax import inference, metrics, models, parallel
 from hwr_jax.ctc.decode import TextDecoder
-from hwr_jax.data import batching, labels as label_maps, word_batches, word_sources
+from hwr_jax.data import batching, vocabulary, word_sources
 from hwr_jax.train_loop import Run, TrainState, log, make_optimizer, run_epoch
 
 
-def create_train_state(config, charset: str) -> TrainState:
+def create_train_state(config, charset: str, steps_per_epoch: int) -> TrainState:
   model = models.create_model(config, len(charset))
   params = jax.jit(model.init)(jax.random.key(config.seed), *models.init_inputs(config))["params"]
   if config.get("init_from"):
     params = init_from_classifier(params, config.init_from)
   return TrainState.create(apply_fn=model.apply, params=params,
-                           tx=make_optimizer(config, config.words.steps_per_epoch))
+                           tx=make_optimizer(config, steps_per_epoch))
 
 
 def init_from_classifier(params: dict, workdir: str) -> dict:
@@ -65,41 +65,24 @@ def predict_step(state, batch):
   return jax.nn.softmax(logits)
 
 
-class WordData:
-  """Training batches from a word source (`data/word_sources.py`), made in a
-  background thread; a fixed validation set."""
-
-  def __init__(self, config):
-    self.config = config
-    self.charset = label_maps.BYCLASS_CHARS
-    self.source = word_sources.create(config)
-    self.val_images, self.val_texts = self.source.validation
-
-  def train_batches(self, epoch: int, shard_index: int = 0, num_shards: int = 1):
-    config = self.config
-    rng = np.random.default_rng([config.seed, epoch, shard_index])
-    local = config.batch_size // num_shards
-    for _ in range(config.words.steps_per_epoch):
-      images, texts = self.source.sample(local, rng)
-      yield word_batches.make_batch(images, texts, self.charset, config.words.buckets,
-                                    config.words.max_label_length)
-
-
 def train_and_evaluate(config, workdir: str) -> dict:
   """Trains (resuming from `workdir` when it holds a checkpoint); the best
   checkpoint is the one with the lowest validation CER (best path). Returns
   the last epoch's record."""
-  data = WordData(config)
+  data = word_sources.create(config)
   mesh = parallel.make_mesh()
   parallel.check_batch_size(config.batch_size, mesh)
   parallel.check_batch_size(config.eval_batch_size, mesh, "eval_batch_size")
   step_fn = jax.jit(functools.partial(train_step, config=config), donate_argnums=0)
   predict = jax.jit(predict_step)
-  run = Run(config, workdir, create_train_state(config, data.charset), data.charset,
+  steps = data.steps_per_epoch
+  if isinstance(data, word_sources.LabeledWords) and jax.process_index() == 0:
+    vocabulary.write(workdir, data.training_vocabulary())
+  run = Run(config, workdir, create_train_state(config, data.charset, steps), data.charset,
             best_key="best_val_cer", higher_is_better=False)
   state = jax.device_put(run.state, parallel.replicated(mesh))
   decoder = TextDecoder(data.charset)
-  steps = config.words.steps_per_epoch
+  val_images, val_texts = data.validation
   try:
     for epoch in run.epochs():
       batches = batching.prefetch(
@@ -108,10 +91,10 @@ def train_and_evaluate(config, workdir: str) -> dict:
       state, train_metrics = run_epoch(step_fn, state, batches, steps, epoch, config,
                                        what="CTC loss")
       probs = inference.word_probabilities(
-          lambda batch: predict(state, batch), data.val_images, config.words.buckets,
-          config.eval_batch_size, mesh)
+          lambda batch: predict(state, batch), val_images, config.words.buckets,
+          config.eval_batch_size, mesh, prepared=True)
       hypotheses = [decoder.best_path(p[None])[0] for p in probs]
-      val = metrics.text_error_rates(data.val_texts, hypotheses)
+      val = metrics.text_error_rates(val_texts, hypotheses)
       record = {"train_loss": train_metrics["loss"],
                 "words_per_second": train_metrics["samples_per_second"],
                 "input_wait_fraction": train_metrics["input_wait_fraction"],

@@ -1,24 +1,31 @@
 """Where word images for the CRNN come from: one small interface, three sources.
 
-A source gives training examples on demand (`sample(n, rng)`) and a fixed
-validation set (`validation`), as (images, texts):
+A source has a charset, a fixed validation set (`validation`: prepared
+images, texts) and epochs of training batches (`train_batches`):
   'synthetic'  words composed from EMNIST glyphs (train glyphs for training,
                held-out glyphs for validation)
   'folder'     a folder of images with `labels.tsv` (file name <TAB> text)
-  'iam'        the IAM database layout: `words.txt` and `words/a01/a01-000u/...png`
+  'iam'        the IAM database (`data/iam.py`), split by writer
+Synthetic words are new in every batch; real ones come in epochs of
+width-bucketed, distorted batches.
 """
 
+import collections
 import os
 
 import cv2
 import numpy as np
 
-from hwr_jax.data import labels as label_maps, sources, words
+from hwr_jax.data import labels as label_maps, sources, word_augment, word_batches, words
 from hwr_jax.data.errors import DataError
+from hwr_jax.models.crnn import DOWNSAMPLE, input_height
 
 
 class SyntheticWords:
+  charset = label_maps.BYCLASS_CHARS
+
   def __init__(self, config):
+    self.config = config
     splits = sources.load(config.data, with_test=False)
     if splits.charset != label_maps.BYCLASS_CHARS:
       raise DataError("Word synthesis needs ByClass (case-sensitive) glyphs: "
@@ -28,11 +35,25 @@ class SyntheticWords:
     self.max_length = config.words.max_label_length
     rng = np.random.default_rng([config.seed, 10_000])
     val_bank = words.GlyphBank(*splits.validation)
-    self.validation = words.sample_words(config.words.num_validation_words, val_bank, rng,
-                                         self.vocabulary, self.max_length)
+    images, texts = words.sample_words(config.words.num_validation_words, val_bank, rng,
+                                       self.vocabulary, self.max_length)
+    self.validation = ([word_batches.prepare(im, config.words.buckets[-1], input_height(config))
+                        for im in images], texts)
 
-  def sample(self, n: int, rng: np.random.Generator):
-    return words.sample_words(n, self.train_bank, rng, self.vocabulary, self.max_length)
+  @property
+  def steps_per_epoch(self) -> int:
+    return self.config.words.steps_per_epoch
+
+  def train_batches(self, epoch: int, shard_index: int = 0, num_shards: int = 1):
+    """`words.steps_per_epoch` batches of new words, a function of (seed, epoch, host)."""
+    config = self.config
+    rng = np.random.default_rng([config.seed, epoch, shard_index])
+    for _ in range(self.steps_per_epoch):
+      images, texts = words.sample_words(config.batch_size // num_shards, self.train_bank, rng,
+                                         self.vocabulary, self.max_length)
+      yield word_batches.make_batch(images, texts, self.charset, config.words.buckets,
+                                    config.words.max_label_length,
+                                    height=input_height(config))
 
 
 def read_labels_tsv(folder: str) -> list[tuple[str, str]]:
@@ -52,55 +73,103 @@ def read_labels_tsv(folder: str) -> list[tuple[str, str]]:
   return pairs
 
 
-def read_iam_words(root: str) -> list[tuple[str, str]]:
-  """(image path, text) pairs from IAM's `words.txt` (lines whose
-  segmentation is marked 'ok'; '#' lines are comments)."""
-  path = os.path.join(root, "words.txt")
-  if not os.path.exists(path):
-    raise DataError(f"{path} not found: point words.path at the IAM folder that holds "
-                    "words.txt and words/.")
-  pairs = []
-  for line in open(path, encoding="utf-8"):
-    if line.startswith("#") or not line.strip():
-      continue
-    fields = line.split()
-    if len(fields) < 9 or fields[1] != "ok":
-      continue
-    word_id, text = fields[0], " ".join(fields[8:])
-    form, line_id = "-".join(word_id.split("-")[:2]), word_id.split("-")[0]
-    pairs.append((os.path.join(root, "words", line_id, form, word_id + ".png"), text))
-  return pairs
-
-
 class LabeledWords:
-  """Word images with their texts, from a labels.tsv folder or IAM."""
+  """Real word images with their texts (a labels.tsv folder, or IAM with its
+  writer-independent split). Images are prepared once (cropped, scaled to the
+  model's height; kept in the user's cache folder) and distorted anew for
+  every training batch (`word_augment.py`). The charset is the training
+  texts' characters."""
 
   def __init__(self, config):
-    reader = read_iam_words if config.words.source == "iam" else read_labels_tsv
-    pairs = reader(config.words.path)
-    charset, max_length = label_maps.BYCLASS_CHARS, config.words.max_label_length
-    usable = [(p, t) for p, t in pairs if t and len(t) <= max_length and set(t) <= set(charset)]
-    images, texts, unreadable = [], [], []
-    for path, text in usable:
-      image = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
-      if image is None or image.size == 0:
-        unreadable.append(path)
-        continue
-      images.append(image)
-      texts.append(text)
-    skipped = len(pairs) - len(usable)
-    print(f"{config.words.path}: {len(images)} word images; {skipped} skipped (characters "
-          f"outside the 62 ByClass ones or longer than {max_length}); {len(unreadable)} unreadable"
-          + (f", e.g. {unreadable[0]}" if unreadable else ""))
-    if len(images) < 2:
-      raise DataError(f"{config.words.path}: fewer than 2 usable word images.")
-    n_val = max(1, int(round(len(images) * config.data.validation_fraction)))
-    self.train = (images[:-n_val], texts[:-n_val])
-    self.validation = (images[-n_val:], texts[-n_val:])
+    self.config = config
+    self.height = input_height(config)
+    path = config.words.path
+    if not path:
+      raise DataError(f"words.source={config.words.source!r} needs --config.words.path=FOLDER.")
+    if config.words.source == "iam":
+      from hwr_jax.data import iam
+      entries = [w for w in iam.read_words(path) if w.ok]   # IAM's 'err' words: bad crops
+      train = [(w.path, w.text) for w in entries if w.split == "train"]
+      validation = [(w.path, w.text) for w in entries if w.split == "validation"]
+    else:
+      pairs = read_labels_tsv(path)
+      n_val = max(1, int(round(len(pairs) * config.data.validation_fraction)))
+      train, validation = pairs[:-n_val], pairs[-n_val:]
+    max_frames = config.words.buckets[-1] // DOWNSAMPLE
+    fits = [(p, t) for p, t in train if t and len(t) <= config.words.max_label_length
+            and word_batches.frames_needed(t) <= max_frames]
+    (self.train, bad_train), (self.validation, bad_val) = (
+        load_prepared(pairs, self.height, config.words.buckets[-1]) for pairs in (fits, validation))
+    self.charset = "".join(sorted(set("".join(self.train[1]))))
+    self.train_widths = np.array([im.shape[1] for im in self.train[0]])
+    unreadable = bad_train + bad_val
+    print(f"{path}: {len(self.train[0])} training and {len(self.validation[0])} validation "
+          f"word images, {len(self.charset)} characters; {len(train) - len(fits)} training "
+          f"texts skipped (empty, or longer than words.max_label_length="
+          f"{config.words.max_label_length} or the widest bucket allows); {len(unreadable)} "
+          "image files missing, empty or unreadable" +
+          (f", e.g. {unreadable[0]}" if unreadable else ""))
+    if len(self.train[0]) < config.batch_size or not self.validation[0]:
+      raise DataError(f"{path}: {len(self.train[0])} usable training word images (fewer than "
+                      f"one batch of {config.batch_size}) or no validation images.")
 
-  def sample(self, n: int, rng: np.random.Generator):
-    index = rng.integers(0, len(self.train[0]), n)
-    return [self.train[0][i] for i in index], [self.train[1][i] for i in index]
+  @property
+  def steps_per_epoch(self) -> int:
+    return len(self.train[0]) // self.config.batch_size
+
+  def training_vocabulary(self) -> collections.Counter:
+    """The training texts and how often each occurs (for the readers'
+    lexicon and language model: never the validation or test texts)."""
+    return collections.Counter(self.train[1])
+
+  def train_batches(self, epoch: int, shard_index: int = 0, num_shards: int = 1):
+    """One epoch of distorted training batches, a function of (seed, epoch):
+    every host plans the same global batches (so all agree on each batch's
+    width) and makes its own slice of each."""
+    config, (images, texts) = self.config, self.train
+    rng = np.random.default_rng([config.seed, epoch])
+    _, slant, widths = word_augment.sample_geometry(self.train_widths, self.height, rng)
+    needed = np.array([word_batches.frames_needed(t) * DOWNSAMPLE for t in texts])
+    widths = np.clip(widths, needed, config.words.buckets[-1])
+    plan = word_batches.plan_batches(widths, config.words.buckets, config.batch_size, rng)
+    local = config.batch_size // num_shards
+    for k, (index, bucket) in enumerate(plan):
+      index = index[shard_index * local:(shard_index + 1) * local]
+      r = np.random.default_rng([config.seed, epoch, k, shard_index])
+      batch_images = [word_augment.distort(images[i], widths[i], slant[i], r) for i in index]
+      yield word_batches.make_batch(batch_images, [texts[i] for i in index], self.charset,
+                                    config.words.buckets, config.words.max_label_length,
+                                    prepared=True, width=bucket)
+
+
+def load_prepared(pairs: list[tuple[str, str]], height: int, max_width: int):
+  """((prepared images, texts), unreadable paths) of (path, text) pairs,
+  read with a few threads (OpenCV releases the GIL) and kept in the cache
+  folder, keyed by the files' names, sizes and times."""
+  from concurrent.futures import ThreadPoolExecutor
+
+  from hwr_jax import cache
+
+  def build():
+    def read(path):
+      image = cv2.imread(path, cv2.IMREAD_GRAYSCALE) if os.path.isfile(path) else None
+      if image is None or image.size == 0 or image.max() == image.min():
+        return None
+      return word_batches.prepare(image, max_width, height)
+    with ThreadPoolExecutor(4) as pool:
+      prepared = list(pool.map(read, [p for p, _ in pairs], chunksize=64))
+    kept = [(im, t) for im, (_, t) in zip(prepared, pairs) if im is not None]
+    bad = [p for im, (p, _) in zip(prepared, pairs) if im is None]
+    return ([im for im, _ in kept], [t for _, t in kept]), bad
+
+  def stamp(path):
+    try:
+      st = os.stat(path)
+      return st.st_size, st.st_mtime_ns
+    except OSError:
+      return None
+  key = ("prepared-words", 1, height, max_width, [(p, t, stamp(p)) for p, t in pairs])
+  return cache.cached("words", key, build)
 
 
 def create(config):

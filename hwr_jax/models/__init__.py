@@ -31,15 +31,19 @@ def create_model(config, num_chars: int):
     return CRNN(num_labels=num_chars + 1, lstm_features=config.model.lstm_features,
                 conv_features=config.model.conv_features,
                 dense_features=config.model.dense_features,
-                dropout_rate=config.model.dropout_rate)
+                dropout_rate=config.model.dropout_rate,
+                backbone=config.model.get("backbone", "emnist"),
+                backbone_features=tuple(config.model.get("backbone_features",
+                                                         (32, 64, 128, 128, 256, 256))),
+                lstm_layers=config.model.get("lstm_layers", 1))
   raise ValueError(f"Unknown model {name!r} (known: {', '.join(MODEL_NAMES)}).")
 
 
 def init_inputs(config) -> tuple:
   """Inputs of the shapes `create_model(config, n).init` is traced with."""
   if config.model.name == "crnn":
-    from hwr_jax.models.crnn import DOWNSAMPLE, HEIGHT
+    from hwr_jax.models.crnn import DOWNSAMPLE, input_height
     width = config.words.buckets[0]
-    return (np.zeros((1, HEIGHT, width, 1), np.float32),
+    return (np.zeros((1, input_height(config), width, 1), np.float32),
             np.array([width // DOWNSAMPLE], np.int32))
   return (np.zeros((1, 28, 28, 1), np.float32),)

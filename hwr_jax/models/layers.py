@@ -21,6 +21,14 @@ def max_pool_2x2(x: jnp.ndarray) -> jnp.ndarray:
                      jnp.maximum(x[:, :, 1, :, 0], x[:, :, 1, :, 1]))
 
 
+def max_pool_2x1(x: jnp.ndarray) -> jnp.ndarray:
+  """Max pooling over pairs of rows (height halved, width kept), as
+  `max_pool_2x2` does it."""
+  b, h, w, c = x.shape
+  x = x.reshape(b, h // 2, 2, w, c)
+  return jnp.maximum(x[:, :, 0], x[:, :, 1])
+
+
 class ConvBlock(nn.Module):
   """`num_convs` 3x3 'SAME' convolutions with ReLU, then 2x2 max pooling."""
   features: int

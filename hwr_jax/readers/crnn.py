@@ -6,38 +6,60 @@ import numpy as np
 from hwr_jax import inference, segment
 from hwr_jax.ctc.decode import DECODERS, TextDecoder
 from hwr_jax.ctc.decoders import ctc_log_prob
-from hwr_jax.data import word_batches
+from hwr_jax.data import vocabulary, word_batches
+from hwr_jax.models.crnn import input_height
 from hwr_jax.readers.base import ImageError, Reader, ReaderError, Reading, expect_model
 
 LM_TEXTS, LM_ORDER = 20000, 4
 
 
-def default_language_model():
-  """The character 4-gram model of beam_lm: 20,000 texts sampled like the
-  synthesized words (seed 0). Cached in the user's cache folder (building
-  it takes ~0.4 s)."""
+def _english_and(counts) -> tuple[list[str], np.ndarray]:
+  """The 20,000 most frequent English words with their sampling weights,
+  joined with a model's training vocabulary (`counts`; None: none); each
+  half carries half the prior mass."""
+  from hwr_jax.data import words
+  english, weights = words.word_list()
+  if not counts:
+    return english, weights
+  texts = sorted(counts)
+  train = np.array([counts[t] for t in texts], np.float64)
+  return english + texts, np.concatenate([0.5 * weights, 0.5 * train / train.sum()])
+
+
+def default_language_model(counts=None):
+  """beam_lm's character 4-gram model. A model of synthesized words: 20,000
+  texts sampled like them (seed 0). A model with a training vocabulary
+  (`data/vocabulary.py`): those texts and the English word list, weighted.
+  Cached in the user's cache folder (building it takes ~0.4 s)."""
   from importlib.metadata import version
 
   from hwr_jax import cache
   from hwr_jax.ctc.language import CharNgramLM
   from hwr_jax.data import words
 
+  if counts:
+    texts, weights = _english_and(counts)
+    key = ("vocabulary", LM_ORDER, sorted(counts.items()), version("wordfreq"))
+    return cache.cached("char-lm", key,
+                        lambda: CharNgramLM(texts, order=LM_ORDER, weights=list(weights)))
+
   def build():
     return CharNgramLM(words.sample_texts(LM_TEXTS, np.random.default_rng(0)), order=LM_ORDER)
   return cache.cached("char-lm", (LM_TEXTS, LM_ORDER, 0, version("wordfreq")), build)
 
 
-def default_lexicon():
-  """The 20,000 most frequent English words, with their frequencies as priors."""
+def default_lexicon(counts=None):
+  """The 20,000 most frequent English words, with their frequencies as
+  priors, plus the model's training vocabulary when it has one."""
   from hwr_jax.ctc.language import Lexicon
-  from hwr_jax.data import words
-  vocabulary, weights = words.word_list()
-  return Lexicon(vocabulary, weights)
+  return Lexicon(*_english_and(counts))
 
 
 class CRNNReader(Reader):
-  """Reads whole word images with a trained CRNN (a configs/words.py
-  workdir) and a CTC decoder: best_path, beam, beam_lm or lexicon."""
+  """Reads whole word images with a trained CRNN (a configs/words.py or
+  configs/iam_words.py workdir) and a CTC decoder: best_path, beam, beam_lm
+  or lexicon. The lexicon and language model know the English word list and
+  the words the model trained on (the workdir's vocabulary.tsv, if any)."""
 
   def __init__(self, workdir: str, checkpoint: str = "best", decoder: str = "best_path",
                beam_width: int = 16, lexicon_path: str | None = None,
@@ -50,11 +72,12 @@ class CRNNReader(Reader):
       model = inference.load_model(workdir, checkpoint, model_name="crnn")
     self.model, self.config, self.charset = model, model.config, model.charset
     self.decoder_name = decoder
-    lm = default_language_model() if decoder == "beam_lm" else None
+    counts = vocabulary.read(workdir) if workdir else None
+    lm = default_language_model(counts) if decoder == "beam_lm" else None
     lexicon = None
     if decoder == "lexicon":
       from hwr_jax.ctc.language import Lexicon
-      lexicon = Lexicon.from_file(lexicon_path) if lexicon_path else default_lexicon()
+      lexicon = Lexicon.from_file(lexicon_path) if lexicon_path else default_lexicon(counts)
     self.decoder = TextDecoder(self.charset, beam_width=beam_width, lm=lm, lexicon=lexicon)
 
   def probabilities(self, images: list[np.ndarray]) -> list[np.ndarray]:
@@ -62,11 +85,11 @@ class CRNNReader(Reader):
     return self.model.frame_probabilities(images)
 
   def prepare(self, image: np.ndarray) -> np.ndarray:
-    """Any word image -> the model's input (height 24, ink bright)."""
+    """Any word image -> the model's input (its height, ink bright)."""
     gray = segment.to_gray(image)
     if not segment.has_ink(gray):
       raise ImageError("no ink found (blank or nearly uniform image)")
-    return word_batches.prepare(gray, self.config.words.buckets[-1])
+    return word_batches.prepare(gray, self.config.words.buckets[-1], input_height(self.config))
 
   def predict(self, prepared: list[np.ndarray]) -> list[np.ndarray]:
     return self.model.frame_probabilities(prepared, prepared=True)

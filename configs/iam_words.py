@@ -1,0 +1,40 @@
+"""CRNN + CTC word reader trained on real handwriting: IAM words.
+
+  python launch.py --config=configs/iam_words.py --workdir=runs/iam \\
+      --config.words.path=IAM_FOLDER
+
+IAM_FOLDER holds words.txt, forms.txt and words/ as IAM distributes them
+(`hwr_jax/data/iam.py`). Split by writer (no test writer is ever trained on):
+writer id % 7 == 3 -> test, == 4 -> validation (model selection), others ->
+training; words whose segmentation IAM marks 'ok'. The charset is the
+training texts'. Evaluate on the test writers with experiments/iam_words.py.
+"""
+
+import ml_collections
+
+from configs import words
+
+
+def get_config():
+  config = words.get_config()
+  config.model.backbone = "htr"
+  config.model.backbone_features = (32, 64, 96, 96, 128, 128)
+  config.model.dense_features = 192
+  config.model.lstm_features = 192
+  config.model.lstm_layers = 2
+  config.model.dropout_rate = 0.25
+
+  config.words.source = "iam"
+  config.words.path = ""
+  config.words.height = 32
+  # Widths at height 32 (IAM words: median 64 px, 99th percentile 226).
+  config.words.buckets = (32, 64, 96, 128, 192, 256, 384)
+  config.words.max_label_length = 32
+
+  config.batch_size = 64
+  config.eval_batch_size = 128
+  config.num_epochs = 20
+  config.learning_rate = 1e-3
+  config.warmup_epochs = 0.5
+  config.log_every_steps = 20
+  return config

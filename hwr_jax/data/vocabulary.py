@@ -1,0 +1,38 @@
+"""The words a word model trained on, saved beside its checkpoints.
+
+A run on real word images (IAM, a labels.tsv folder) writes
+`<workdir>/vocabulary.tsv`: each distinct training text and its count. The
+CRNN reader's lexicon and character language model are built from it (with
+a general English word list), so they know the dataset's words, spelling,
+punctuation and case, and never its validation or test texts.
+"""
+
+import collections
+import os
+
+FILE = "vocabulary.tsv"
+
+
+def write(workdir: str, counts: collections.Counter) -> None:
+  os.makedirs(workdir, exist_ok=True)
+  path = os.path.join(workdir, FILE)
+  with open(path + ".tmp", "w", encoding="utf-8") as f:
+    for text, count in counts.most_common():
+      if "\t" not in text and "\n" not in text:
+        f.write(f"{text}\t{count}\n")
+  os.replace(path + ".tmp", path)
+
+
+def read(workdir: str) -> collections.Counter | None:
+  """The vocabulary of the run in `workdir`; None when it has none (a model
+  of synthesized words)."""
+  path = os.path.join(workdir, FILE)
+  if not os.path.exists(path):
+    return None
+  counts = collections.Counter()
+  with open(path, encoding="utf-8") as f:
+    for line in f:
+      text, _, count = line.rstrip("\n").rpartition("\t")
+      if text:
+        counts[text] += int(count)
+  return counts
