@@ -8,10 +8,13 @@ def get_base_config() -> ml_collections.ConfigDict:
   config.seed = 0
 
   config.data = ml_collections.ConfigDict()
-  config.data.source = "nist"           # nist | tfds | idx
+  config.data.source = "nist"           # nist | mnist | tfds | idx
   config.data.emnist_split = "balanced"  # nist/tfds: which official EMNIST split
   config.data.label_space = "balanced"  # the classes the model predicts
   config.data.nist_dir = "data/emnist"  # nist: folder with gzip.zip or the .gz files
+  config.data.mnist_dir = "data/mnist"  # mnist: folder with MNIST's four .gz files
+  config.data.download = True           # nist/mnist: download the files when absent
+  config.data.tfds_name = ""             # tfds: "" for emnist/<emnist_split>; "mnist"
   config.data.tfds_data_dir = ""         # tfds: "" for TFDS's default folder
   # idx: any IDX files, with the label space they are written in.
   config.data.train_images = ""

@@ -16,7 +16,8 @@ import orbax.checkpoint as ocp
 
 # Config keys that may change between a run and its resumption.
 RESUMABLE_CHANGES = ("num_epochs", "log_every_steps", "eval_batch_size",
-                     "data.nist_dir", "data.tfds_data_dir", "data.train_images",
+                     "data.nist_dir", "data.mnist_dir", "data.download",
+                     "data.tfds_data_dir", "data.train_images",
                      "data.train_labels", "data.test_images", "data.test_labels",
                      "distributed")
 KINDS = ("best", "latest")
@@ -40,10 +41,12 @@ def _flatten(d: dict, prefix: str = "") -> dict:
 
 
 def config_differences(saved: dict, current: dict, keys=None) -> list[str]:
-  """Lines `key: saved -> current` for keys that differ (limited to `keys` prefixes)."""
+  """Lines `key: saved -> current` for keys that differ (limited to `keys`
+  prefixes). Settings the saved config lacks are not differences: they were
+  added to the code later, with defaults that keep the earlier behaviour."""
   a, b = _flatten(saved), _flatten(current)
   diffs = []
-  for key in sorted(set(a) | set(b)):
+  for key in sorted(a):
     if keys is not None and not any(key == k or key.startswith(k + ".") for k in keys):
       continue
     if keys is None and any(key == k or key.startswith(k + ".") for k in RESUMABLE_CHANGES):

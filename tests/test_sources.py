@@ -39,11 +39,22 @@ def test_labels_outside_the_label_space_are_rejected(idx_dataset):
 
 def test_tfds_source_with_tfds_mock():
   with tfds.testing.mock_data(num_examples=12, policy=tfds.testing.MockPolicy.USE_CODE):
-    images, labels = tfds_source.load_split("byclass", "train")
+    images, labels = tfds_source.load_split("emnist/byclass", "train")
     raw = tfds.data_source("emnist/byclass", split="train")[3]["image"][..., 0]
   assert images.shape == (12, 28, 28) and images.dtype == np.uint8
   assert labels.dtype == np.int32 and labels.max() < 62
   np.testing.assert_array_equal(images[3], raw.T)  # put upright, like the NIST files
+
+
+def test_tfds_mnist_is_kept_upright():
+  from configs import mnist
+  config = mnist.get_config().data
+  assert sources.tfds_name(config) == "mnist" and sources.source_label_space(config) == "digits"
+  with tfds.testing.mock_data(num_examples=12, policy=tfds.testing.MockPolicy.USE_CODE):
+    images, labels = tfds_source.load_split(sources.tfds_name(config), "test")
+    raw = tfds.data_source("mnist", split="test")[3]["image"][..., 0]
+  assert images.shape == (12, 28, 28) and labels.max() < 10
+  np.testing.assert_array_equal(images[3], raw)   # MNIST is stored upright
 
 
 def test_tfds_source_through_the_config():

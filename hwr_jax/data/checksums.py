@@ -1,8 +1,24 @@
-"""Official sha256 and byte size of every file in NIST's EMNIST `gzip.zip`.
+"""Official sha256 and byte size of every file the project downloads or reads:
+NIST's EMNIST `gzip.zip` and every file in it, and the four MNIST files.
 
-Copied from NIST's release (the files as they appear inside `gzip.zip`). Any
-official file the project reads is checked against these before it is used.
+The EMNIST members are NIST's release (the files as they appear inside
+`gzip.zip`). Any official file the project reads is checked against these
+before it is used.
 """
+
+# NIST's archive itself, as downloaded from NIST_URL (the checksum TFDS
+# registers for the same URL).
+GZIP_ZIP = ("fb9bb67e33772a9cc0b895e4ecf36d2cf35be8b709693c3564cea2a019fcda8e", 561753746)
+
+# MNIST (LeCun et al.), from the CVDF mirror TFDS downloads it from:
+# file name -> (sha256, size in bytes).
+MNIST_URL = "https://storage.googleapis.com/cvdf-datasets/mnist/"
+MNIST_FILES = {
+    "train-images-idx3-ubyte.gz": ("440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609", 9912422),
+    "train-labels-idx1-ubyte.gz": ("3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c", 28881),
+    "t10k-images-idx3-ubyte.gz": ("8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6", 1648877),
+    "t10k-labels-idx1-ubyte.gz": ("f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6", 4542),
+}
 
 # file name -> (sha256, size in bytes)
 OFFICIAL_FILES = {

@@ -11,13 +11,20 @@ BYCLASS_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 # capital's (c i j k l m o p s u v w x y z) are merged into the capital.
 BALANCED_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabdefghnqrt"
 
+DIGITS = "0123456789"
+# EMNIST Letters: 26 classes, each a letter in either case (the files number
+# them 1..26; sources shift them to 0..25).
+LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+# label space (and EMNIST split) -> characters
 CHARSETS = {"byclass": BYCLASS_CHARS, "balanced": BALANCED_CHARS,
-            "bymerge": BALANCED_CHARS}
+            "bymerge": BALANCED_CHARS, "letters": LETTERS, "digits": DIGITS,
+            "mnist": DIGITS}
 
 
 def charset(name: str) -> str:
   if name not in CHARSETS:
-    raise ValueError(f"Unknown label space {name!r}; choose one of {sorted(CHARSETS)}.")
+    raise ValueError(f"Unknown label space {name!r}; choose one of {', '.join(CHARSETS)}.")
   return CHARSETS[name]
 
 

@@ -1,9 +1,11 @@
 """One entry point from a data config to in-memory train / validation / test arrays.
 
 Sources (`config.source`):
-  'nist'  official EMNIST files (IDX .gz or gzip.zip) in `config.nist_dir`
-  'tfds'  TensorFlow Datasets `emnist/<emnist_split>`
-  'idx'   any IDX image/label files given by path (e.g. ../shared/emnist)
+  'nist'   official EMNIST files (IDX .gz or gzip.zip) in `config.nist_dir`,
+           downloaded there when absent (`config.download`)
+  'mnist'  MNIST's own files in `config.mnist_dir`, downloaded likewise
+  'tfds'   TensorFlow Datasets `config.tfds_name` (default `emnist/<emnist_split>`)
+  'idx'    any IDX image/label files given by path (e.g. ../shared/emnist)
 All images come back upright, uint8, (N, 28, 28); labels int32 in the label
 space the model predicts (`config.label_space`).
 """
@@ -12,7 +14,7 @@ import dataclasses
 
 import numpy as np
 
-from hwr_jax.data import idx, labels as label_maps, nist, tfds_source
+from hwr_jax.data import idx, labels as label_maps, mnist, nist, tfds_source
 from hwr_jax.data.errors import DataError
 
 Arrays = tuple[np.ndarray, np.ndarray]
@@ -67,6 +69,35 @@ def _check_labels(y: np.ndarray, num_classes: int, what: str):
                     "data.label_space / data.file_label_space.")
 
 
+SOURCES = ("nist", "mnist", "tfds", "idx")
+
+
+def tfds_name(config) -> str:
+  return config.get("tfds_name") or f"emnist/{config.emnist_split}"
+
+
+def source_label_space(config) -> str:
+  """The label space the source's own files use."""
+  if config.source == "idx":
+    return config.file_label_space
+  if config.source == "mnist" or (config.source == "tfds" and tfds_name(config) == "mnist"):
+    return "digits"
+  return config.emnist_split
+
+
+def load_source_split(config, subset: str) -> Arrays:
+  """('train' | 'test') of the nist, mnist or tfds source."""
+  if config.source == "nist":
+    return nist.load_split(config.nist_dir, config.emnist_split, subset,
+                           download=config.get("download", False))
+  if config.source == "mnist":
+    return mnist.load_split(config.get("mnist_dir", "data/mnist"), subset,
+                            fetch=config.get("download", False))
+  if config.source == "tfds":
+    return tfds_source.load_split(tfds_name(config), subset, config.tfds_data_dir or None)
+  raise DataError(f"Unknown data.source {config.source!r} ({', '.join(SOURCES)}).")
+
+
 def load_test(config) -> Arrays | None:
   """The test set the config names (None when it names none).
 
@@ -81,11 +112,7 @@ def load_test(config) -> Arrays | None:
     return x, y
   if config.source == "idx":
     return None
-  if config.source == "nist":
-    return nist.load_split(config.nist_dir, config.emnist_split, "test")
-  if config.source == "tfds":
-    return tfds_source.load_split(config.emnist_split, "test", config.tfds_data_dir or None)
-  raise DataError(f"Unknown data.source {config.source!r} (nist, tfds or idx).")
+  return load_source_split(config, "test")
 
 
 def load(config, with_test: bool = True) -> Splits:
@@ -96,15 +123,11 @@ def load(config, with_test: bool = True) -> Splits:
       raise DataError("data.source='idx' needs data.train_images and data.train_labels.")
     x, y = idx.read_image_label_pair(config.train_images, config.train_labels)
     y = convert_labels(y, config.file_label_space, config.label_space)
-  elif config.source == "nist":
-    x, y = nist.load_split(config.nist_dir, config.emnist_split, "train")
-  elif config.source == "tfds":
-    x, y = tfds_source.load_split(config.emnist_split, "train", config.tfds_data_dir or None)
   else:
-    raise DataError(f"Unknown data.source {config.source!r} (nist, tfds or idx).")
-  if config.source != "idx" and label_maps.charset(config.emnist_split) != charset:
-    raise DataError(f"data.emnist_split={config.emnist_split!r} does not use the "
-                    f"label space data.label_space={config.label_space!r}.")
+    x, y = load_source_split(config, "train")
+  if config.source != "idx" and label_maps.charset(source_label_space(config)) != charset:
+    raise DataError(f"The {config.source} data ({source_label_space(config)}) does not use "
+                    f"the label space data.label_space={config.label_space!r}.")
   _check_labels(y, len(charset), "train")
   test = load_test(config) if with_test else None
   if test is not None:
