@@ -15,6 +15,7 @@ import numpy as np
 Box = tuple[int, int, int, int]   # x0, y0, x1, y1 (exclusive)
 
 MAX_PIXELS = 50_000_000
+MIN_CONTRAST = 24      # grey levels between paper and the darkest ink, at least
 WORKING_HEIGHT = 160   # taller images are scaled down to this before segmenting
 
 
@@ -60,8 +61,11 @@ def ink_mask(gray: np.ndarray) -> np.ndarray:
 
   The background is estimated with a large morphological closing (which
   erases strokes thinner than the kernel) and divided out; Otsu then
-  thresholds the flattened image.
+  thresholds the flattened image. An image without contrast (blank paper of
+  any shade) has no ink.
   """
+  if int(gray.max()) - int(gray.min()) < MIN_CONTRAST:
+    return np.zeros(gray.shape, np.uint8)
   if not ink_is_dark(gray):
     gray = 255 - gray
   kernel_size = max(15, (gray.shape[0] // 3) | 1)

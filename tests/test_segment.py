@@ -118,9 +118,18 @@ def test_crops_look_like_emnist(shared_emnist):
   assert np.median(correlations) > 0.8
 
 
-def test_blank_and_huge_images_are_refused():
+@pytest.mark.parametrize("shade", [0, 200, 255])
+def test_blank_paper_of_any_shade_has_no_ink(shade):
+  blank = np.full((60, 200), shade, np.uint8)
+  assert not segment.has_ink(blank)
   with pytest.raises(segment.ImageError, match="no ink"):
-    segment.segment(np.full((60, 200), 200, np.uint8))
+    segment.segment(blank)
+  faint = blank.copy()
+  faint[20:40, 50:60] = shade - 10 if shade else 10        # a smudge, not ink
+  assert not segment.has_ink(faint)
+
+
+def test_blank_and_huge_images_are_refused():
   with pytest.raises(segment.ImageError, match="too large"):
     segment.segment(np.zeros((8000, 8000), np.uint8))
 
