@@ -1,0 +1,101 @@
+"""The draw-and-read app in a real browser: Playwright drives Debian's
+Chromium (no browser is downloaded), draws strokes with mouse events, waits
+for the reading, checks the per-character panel, uploads an image, and saves
+screenshots under the test's output folder."""
+
+import os
+import shutil
+import socket
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="needs Chromium from the distribution: apt-get install -y chromium")
+playwright = pytest.importorskip("playwright.sync_api")
+# The flags a closed network needs (no background connections, no sandbox as root).
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--disable-dev-shm-usage"]
+
+
+def free_port() -> int:
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+  os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+  from tests_helpers import tiny_workdir
+  from hwr_jax import demo
+  folder = tmp_path_factory.mktemp("demo")
+  app = demo.build_app([tiny_workdir(folder), str(folder / "not-a-workdir")])
+  port = free_port()
+  demo.launch(app, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
+              quiet=True)
+  yield f"http://127.0.0.1:{port}/"
+  app.close()
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+  with playwright.sync_playwright() as p:
+    browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(app_url)
+    page.wait_for_selector("#canvas canvas", timeout=60_000)
+    yield page
+    browser.close()
+
+
+def reading(page) -> str:
+  return page.eval_on_selector("#reading textarea", "e => e.value")
+
+
+def stroke(page, points):
+  page.mouse.move(*points[0])
+  page.mouse.down()
+  for x, y in points[1:]:
+    page.mouse.move(x, y, steps=8)
+  page.mouse.up()
+
+
+def test_drawing_is_read_with_a_panel_per_character(page, tmp_path):
+  assert "not-a-workdir" in page.inner_text("#problems")       # the bad workdir is named
+  box = page.locator("#canvas canvas").last.bounding_box()
+  x0, y0 = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3
+  height = box["height"] * 0.4
+  latencies = []
+  for i in range(2):                            # two strokes, two characters
+    before = reading(page)
+    x = x0 + i * box["width"] * 0.2
+    stroke(page, [(x, y0), (x, y0 + height)])
+    start = time.perf_counter()
+    page.wait_for_function(
+        "([before]) => { const t = document.querySelector('#reading textarea').value;"
+        " return t.length > 0 && t !== before; }", arg=[before], timeout=30_000)
+    latencies.append(time.perf_counter() - start)
+  text = reading(page)
+  rows = page.locator("#character-table tr")
+  assert len(text) == 2 and rows.count() == 1 + 2
+  assert "ms" in page.inner_text("#details")
+  page.screenshot(path=str(tmp_path / "drawn.png"), full_page=True)
+  print(f"reading latency after a stroke ends: {[round(1000 * s) for s in latencies]} ms")
+
+
+def test_upload_is_read_and_bad_uploads_get_a_message(page, tmp_path):
+  page.get_by_role("tab", name="Upload").click()
+  image = np.full((60, 200), 230, np.uint8)
+  for x in (30, 90, 150):
+    image[15:45, x:x + 10] = 20
+  cv2.imwrite(str(tmp_path / "word.png"), image)
+  page.locator("#upload input[type=file]").set_input_files(str(tmp_path / "word.png"))
+  page.wait_for_function("document.querySelector('#reading textarea').value.length == 3",
+                         timeout=30_000)
+  assert page.locator("#character-table tr").count() == 4
+  page.screenshot(path=str(tmp_path / "uploaded.png"), full_page=True)
