@@ -4,8 +4,8 @@
   python -m hwr_jax.demo --workdir=runs/dev_byclass
 
 Draw a character, a word or a short line on the canvas (mouse, pen or
-finger); the reading appears when a stroke ends. Or upload an image (or take
-one with the webcam). A character classifier shows its segmentation (boxes,
+finger); the reading appears when a stroke ends. Or upload an image file, or
+take a picture with the camera. A character classifier shows its segmentation (boxes,
 each crop as the classifier sees it, the top 3 classes); a word model shows
 its text, confidence and the best beam alternatives. Drawings are normalized
 first (`readers/drawing.py`) so the readers see what they trained on.
@@ -136,14 +136,38 @@ def decode_data_url(url: str) -> np.ndarray:
   return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
 
 
+def load_upload(path: str) -> np.ndarray:
+  """An uploaded file as an image; ImageError when it is not a readable
+  image, empty, or too large (checked from its header, before decoding)."""
+  from PIL import Image
+
+  from hwr_jax.readers import ImageError, load_image
+  if os.path.getsize(path) == 0:
+    raise ImageError("the file is empty")
+  try:
+    with Image.open(path) as header:
+      width, height = header.size
+  except Exception:   # PIL raises many kinds for files that are not images
+    raise ImageError("not a readable image (unknown format or corrupt file)") from None
+  if width * height > MAX_PIXELS:
+    raise ImageError(f"the image is too large ({width}x{height} pixels); crop it to the text")
+  return load_image(path)
+
+
 def read_image(image, reader, drawn: bool, normalize: bool):
-  """(text, details markdown, characters HTML, picture) for one image."""
+  """(text, details markdown, characters HTML, picture) for one image: a
+  canvas PNG (data URL), an uploaded file's path or a camera picture."""
   from hwr_jax.readers import ImageError
   from hwr_jax.readers.drawing import STROKE_SHARE, normalize_drawing
   if image is None or (isinstance(image, str) and not image):
     return "", "Draw or upload something to read.", "", None
-  if isinstance(image, str):                        # the canvas: a PNG data URL
+  if isinstance(image, str) and image.startswith("data:"):   # the canvas: a PNG
     image = decode_data_url(image)
+  elif isinstance(image, str):                      # an uploaded file
+    try:
+      image = load_upload(image)
+    except ImageError as e:
+      return "", f"**Cannot read this file:** {e}.", "", None
   elif image.ndim == 3 and image.shape[2] in (3, 4):  # Gradio gives RGB(A); OpenCV wants BGR(A)
     image = image[..., [2, 1, 0, 3][:image.shape[2]]]
   if image.size > MAX_PIXELS:
@@ -203,8 +227,11 @@ def build_app(workdirs: list[str]):
           canvas = gr.HTML(html_template=CANVAS_HTML, css_template=CANVAS_CSS,
                            js_on_load=CANVAS_JS, elem_id="canvas")
         with gr.Tab("Upload"):
-          upload = gr.Image(sources=("upload", "webcam", "clipboard"), type="numpy",
-                            label="image", elem_id="upload")
+          upload = gr.File(file_types=["image"], type="filepath", label="an image file",
+                           elem_id="upload")
+        with gr.Tab("Camera"):
+          camera = gr.Image(sources=("webcam", "clipboard"), type="numpy", label="camera",
+                            elem_id="camera")
         with gr.Row():
           names = list(readers)
           model = gr.Dropdown(names, value=names[0] if names else None, label="model")
@@ -225,8 +252,9 @@ def build_app(workdirs: list[str]):
 
     canvas.change(on_stroke, [model, decoder, normalize], [drawing, *outputs],
                   trigger_mode="always_last", show_progress="hidden")
-    upload.change(lambda *a: run(*a, False), [upload, model, decoder, normalize], outputs,
-                  show_progress="hidden")
+    for source in (upload, camera):
+      source.change(lambda *a: run(*a, False), [source, model, decoder, normalize], outputs,
+                    show_progress="hidden")
     for control in (model, decoder, normalize):
       control.change(lambda *a: run(*a, True), [drawing, model, decoder, normalize], outputs,
                      show_progress="hidden")

@@ -99,3 +99,11 @@ def test_upload_is_read_and_bad_uploads_get_a_message(page, tmp_path):
                          timeout=30_000)
   assert page.locator("#character-table tr").count() == 4
   page.screenshot(path=str(tmp_path / "uploaded.png"), full_page=True)
+  (tmp_path / "notes.png").write_text("not an image")
+  (tmp_path / "empty.png").write_bytes(b"")
+  for name, message in [("notes.png", "not a readable image"), ("empty.png", "the file is empty")]:
+    page.locator("#upload button[aria-label='Clear']").click()   # the last file out
+    page.locator("#upload input[type=file]").set_input_files(str(tmp_path / name))
+    page.wait_for_function("([m]) => document.querySelector('#details').innerText.includes(m)",
+                           arg=[message], timeout=30_000)
+    assert reading(page) == ""
