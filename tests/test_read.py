@@ -156,3 +156,24 @@ def test_cli_reads_digit_strings_with_a_digits_model(tmp_path):
   assert result.returncode == 0, result.stderr[-2000:]
   reading = json.loads(result.stdout)
   assert len(reading["text"]) == 3 and reading["text"].isdigit()
+
+
+def test_drawn_glyphs_are_read_about_as_well_as_the_images(real_model):
+  """Held-out real glyphs replayed as canvas drawings (thin uniform strokes on
+  a large canvas) and normalized as hwr-demo does: read nearly as well as the
+  glyphs themselves (experiments/drawn_input.py, 3-epoch model: 77.5 % vs
+  83.5 %)."""
+  from hwr_jax.readers.drawing import STROKE_SHARE, glyph_as_drawing, normalize_drawing
+  workdir, config = real_model
+  bank = words.heldout_bank(config.data)
+  rng = np.random.default_rng(0)
+  index = rng.choice(len(bank.labels), 300, replace=False)
+  glyphs, truth = bank.images[index], [CHARSET[k] for k in bank.labels[index]]
+  reader = SegmentationReader(workdir)
+  direct = np.mean([CHARSET[k] == c for k, c in
+                    zip(reader.model.classify(glyphs).argmax(-1), truth)])
+  drawings = [glyph_as_drawing(g, rng) for g in glyphs]
+  normalized = [normalize_drawing(d, STROKE_SHARE["segment"]) for d in drawings]
+  drawn = np.mean([r.text == c for r, c in zip(reader.read_many(normalized), truth)])
+  print(f"accuracy: glyphs {direct:.3f}, drawn + normalized {drawn:.3f}")
+  assert direct > 0.5 and drawn > 0.8 * direct
