@@ -136,23 +136,13 @@ def test_cli_refuses_a_workdir_without_a_classifier(tmp_path):
 
 
 def test_cli_reads_digit_strings_with_a_digits_model(tmp_path):
-  from configs import digits
-  from conftest import synthetic_glyphs
-  from hwr_jax.data import idx
-  images, labels_ = synthetic_glyphs(256, 10)
-  idx.write_idx(str(tmp_path / "i.gz"), np.swapaxes(images, 1, 2))
-  idx.write_idx(str(tmp_path / "l.gz"), labels_)
-  config = digits.get_config()
-  config.data.update(source="idx", train_images=str(tmp_path / "i.gz"),
-                     train_labels=str(tmp_path / "l.gz"), file_label_space="digits",
-                     validation_fraction=0.25)
-  config.update(batch_size=64, eval_batch_size=64, num_epochs=1)
-  train.train_and_evaluate(config, str(tmp_path / "digits"))
+  from tests_helpers import tiny_workdir
+  workdir = tiny_workdir(tmp_path, label_space="digits")
   image = np.full((60, 200), 230, np.uint8)
   for x in (20, 80, 140):
     image[15:45, x:x + 12] = 20
   cv2.imwrite(str(tmp_path / "number.png"), image)
-  result = hwr_read(str(tmp_path / "number.png"), f"--workdir={tmp_path / 'digits'}", "--json")
+  result = hwr_read(str(tmp_path / "number.png"), f"--workdir={workdir}", "--json")
   assert result.returncode == 0, result.stderr[-2000:]
   reading = json.loads(result.stdout)
   assert len(reading["text"]) == 3 and reading["text"].isdigit()

@@ -8,15 +8,17 @@ from hwr_jax import train
 from hwr_jax.data import idx
 
 
-def tiny_workdir(folder) -> str:
-  """Trains a ByClass classifier for one short epoch on synthetic glyphs."""
-  images, labels = synthetic_glyphs(256, 62)
+def tiny_workdir(folder, label_space: str = "byclass") -> str:
+  """Trains a classifier (ByClass, or another label space) for one short
+  epoch on synthetic glyphs."""
+  from hwr_jax.data import labels as label_maps
+  images, labels = synthetic_glyphs(256, len(label_maps.charset(label_space)))
   idx.write_idx(str(folder / "i.gz"), np.swapaxes(images, 1, 2))
   idx.write_idx(str(folder / "l.gz"), labels)
   config = common.get_base_config()
   config.data.update(source="idx", train_images=str(folder / "i.gz"),
-                     train_labels=str(folder / "l.gz"), label_space="byclass",
-                     validation_fraction=0.25)
+                     train_labels=str(folder / "l.gz"), label_space=label_space,
+                     file_label_space=label_space, validation_fraction=0.25)
   config.update(batch_size=64, eval_batch_size=64, num_epochs=1)
   workdir = str(folder / "workdir")
   train.train_and_evaluate(config, workdir)
