@@ -13,9 +13,6 @@ import numpy as np
 import pytest
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="needs Chromium from the distribution: apt-get install -y chromium")
-playwright = pytest.importorskip("playwright.sync_api")
 # The flags a closed network needs (no background connections, no sandbox as root).
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update",
@@ -30,6 +27,8 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
+  if CHROMIUM is None:   # before training a model the browser tests cannot use
+    pytest.skip("needs Chromium from the distribution: apt-get install -y chromium")
   os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
   from tests_helpers import tiny_workdir
   from hwr_jax import demo
@@ -44,6 +43,9 @@ def app_url(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page(app_url):
+  if CHROMIUM is None:
+    pytest.skip("needs Chromium from the distribution: apt-get install -y chromium")
+  playwright = pytest.importorskip("playwright.sync_api")
   with playwright.sync_playwright() as p:
     browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -107,3 +109,17 @@ def test_upload_is_read_and_bad_uploads_get_a_message(page, tmp_path):
     page.wait_for_function("([m]) => document.querySelector('#details').innerText.includes(m)",
                            arg=[message], timeout=30_000)
     assert reading(page) == ""
+
+
+def test_uploads_that_are_not_readable_images_get_a_message(tmp_path, monkeypatch):
+  """Without a browser: the checks behind the upload tab's messages."""
+  from hwr_jax import demo
+  from hwr_jax.readers import ImageError
+  cv2.imwrite(str(tmp_path / "small.png"), np.full((20, 30), 200, np.uint8))
+  assert demo.load_upload(str(tmp_path / "small.png")).shape == (20, 30)
+  monkeypatch.setattr(demo, "MAX_PIXELS", 500)
+  with pytest.raises(ImageError, match="too large \\(30x20 pixels\\)"):
+    demo.load_upload(str(tmp_path / "small.png"))
+  (tmp_path / "empty.png").write_bytes(b"")
+  with pytest.raises(ImageError, match="empty"):
+    demo.load_upload(str(tmp_path / "empty.png"))
