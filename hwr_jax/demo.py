@@ -63,6 +63,7 @@ canvas.addEventListener('pointercancel', end);
 element.querySelector('.undo').addEventListener('click', () => { strokes.pop(); redraw(); send(); });
 element.querySelector('.clear').addEventListener('click', () => { strokes = []; redraw(); send(); });
 redraw();
+canvas.dataset.ready = '1';   // listening (tests wait for this before drawing)
 """
 
 

@@ -50,7 +50,7 @@ def page(app_url):
     browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(app_url)
-    page.wait_for_selector("#canvas canvas", timeout=60_000)
+    page.wait_for_selector("#canvas canvas[data-ready='1']", timeout=60_000)
     yield page
     browser.close()
 
