@@ -76,7 +76,7 @@ def load_readers(workdirs: list[str]) -> tuple[dict, dict]:
     name = os.path.basename(os.path.normpath(workdir))
     try:
       reader = readers.load_reader(workdir)
-      kind = "word model (CRNN)" if reader.__class__.__name__ == "CRNNReader" else \
+      kind = "word model (CRNN)" if is_crnn(reader) else \
           f"character classifier, {len(reader.charset)} classes"
       usable[f"{name}: {kind}"] = (reader, workdir)
     except (ValueError, OSError) as e:

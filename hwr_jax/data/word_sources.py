@@ -102,6 +102,9 @@ class LabeledWords:
         load_prepared(pairs, self.height, config.words.buckets[-1]) for pairs in (fits, validation))
     self.charset = "".join(sorted(set("".join(self.train[1]))))
     self.train_widths = np.array([im.shape[1] for im in self.train[0]])
+    # The fewest columns each training word needs (CTC: a frame per label, more for repeats).
+    self.min_widths = np.array([word_batches.frames_needed(t) * DOWNSAMPLE
+                                for t in self.train[1]])
     unreadable = bad_train + bad_val
     print(f"{path}: {len(self.train[0])} training and {len(self.validation[0])} validation "
           f"word images, {len(self.charset)} characters; {len(train) - len(fits)} training "
@@ -129,8 +132,7 @@ class LabeledWords:
     config, (images, texts) = self.config, self.train
     rng = np.random.default_rng([config.seed, epoch])
     _, slant, widths = word_augment.sample_geometry(self.train_widths, self.height, rng)
-    needed = np.array([word_batches.frames_needed(t) * DOWNSAMPLE for t in texts])
-    widths = np.clip(widths, needed, config.words.buckets[-1])
+    widths = np.clip(widths, self.min_widths, config.words.buckets[-1])
     plan = word_batches.plan_batches(widths, config.words.buckets, config.batch_size, rng)
     local = config.batch_size // num_shards
     for k, (index, bucket) in enumerate(plan):

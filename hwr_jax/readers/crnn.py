@@ -38,10 +38,11 @@ def default_language_model(counts=None):
   from hwr_jax.data import words
 
   if counts:
-    texts, weights = _english_and(counts)
+    def build_from_vocabulary():   # only on a cache miss
+      texts, weights = _english_and(counts)
+      return CharNgramLM(texts, order=LM_ORDER, weights=list(weights))
     key = ("vocabulary", LM_ORDER, sorted(counts.items()), version("wordfreq"))
-    return cache.cached("char-lm", key,
-                        lambda: CharNgramLM(texts, order=LM_ORDER, weights=list(weights)))
+    return cache.cached("char-lm", key, build_from_vocabulary)
 
   def build():
     return CharNgramLM(words.sample_texts(LM_TEXTS, np.random.default_rng(0)), order=LM_ORDER)
