@@ -13,6 +13,9 @@ from ml_collections import config_flags
 from hwr_jax import runtime
 
 FLAGS = flags.FLAGS
+# Exit status of a run stopped early by SIGTERM or Ctrl-C after saving (it
+# resumes): EX_TEMPFAIL of sysexits.h, "try again later".
+EXIT_STOPPED = 75
 config_flags.DEFINE_config_file("config", None, "Config file (configs/*.py).",
                                 lock_config=True)
 flags.DEFINE_string("workdir", None, "Checkpoints, logs, metrics and plots; "
@@ -30,11 +33,17 @@ def main(argv):
   config = FLAGS.config
   if not FLAGS["verbosity"].present:  # keep library INFO chatter (orbax) out
     logging.set_verbosity(logging.WARNING)
-  runtime.setup(distributed=config.distributed)
+  try:
+    runtime.setup(config)
+  except runtime.DistributedSetupError as e:
+    print(f"\nerror: {e}", file=sys.stderr)
+    sys.exit(1)
   # Imported after the runtime setup, which must precede any JAX computation.
   from hwr_jax import evaluate, train, train_words
-  from hwr_jax.checkpoints import CheckpointMismatchError, ModelLoadError
+  from hwr_jax.checkpoints import (CheckpointMismatchError, CheckpointSaveError,
+                                   ModelLoadError)
   from hwr_jax.data.errors import DataError
+  from hwr_jax.train_loop import Preempted
   try:
     if config.get("task") == "words":
       if FLAGS.mode != "train":
@@ -45,11 +54,14 @@ def main(argv):
       train.train_and_evaluate(config, FLAGS.workdir)
     else:
       evaluate.evaluate_checkpoint(config, FLAGS.workdir, FLAGS.checkpoint, FLAGS.split)
-  except (DataError, CheckpointMismatchError, ModelLoadError, train.TrainingDivergedError,
-          FileNotFoundError) as e:
+  except (DataError, CheckpointMismatchError, ModelLoadError, CheckpointSaveError,
+          train.TrainingDivergedError, FileNotFoundError) as e:
     # Expected failures: say what happened and what to do, without a traceback.
     print(f"\nerror: {e}", file=sys.stderr)
     sys.exit(1)
+  except Preempted as e:
+    print(f"\n{e}", file=sys.stderr)
+    sys.exit(EXIT_STOPPED)
   except KeyboardInterrupt:
     print("\nInterrupted. Run the same command again to resume from the last "
           "checkpoint (saved at the end of every epoch).", file=sys.stderr)

@@ -51,5 +51,15 @@ def get_base_config() -> ml_collections.ConfigDict:
   config.augment.max_translate = 2.0
 
   config.log_every_steps = 50
-  config.distributed = False     # call jax.distributed.initialize() (multi-host)
+  # A mean training loss above 3x the untrained model's (the run's first step)
+  # is divergence: logged and marked in metrics.jsonl; True also stops the run.
+  config.stop_on_divergence = True
+
+  # Many processes (hosts): jax.distributed.initialize(). What is unset here
+  # comes from JAX_COORDINATOR_ADDRESS / JAX_NUM_PROCESSES / JAX_PROCESS_ID,
+  # else from the cluster (SLURM, Open MPI, TPU pods). README: 'Many hosts'.
+  config.distributed = False
+  config.coordinator_address = ""   # host:port of process 0
+  config.num_processes = 0          # 0: not set here
+  config.process_id = -1            # -1: not set here
   return config

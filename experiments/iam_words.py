@@ -99,7 +99,8 @@ def main(argv):
     rows.append((result, hypotheses))
     print(json.dumps(result))
 
-  history = [json.loads(l) for l in open(os.path.join(FLAGS.workdir, "metrics.jsonl"))]
+  from hwr_jax import train_loop
+  history = train_loop.epoch_records(os.path.join(FLAGS.workdir, "metrics.jsonl"))
   best = min(history, key=lambda r: r["val_cer"])
   results = [r for r, _ in rows]
   lines = [

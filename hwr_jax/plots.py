@@ -1,7 +1,5 @@
 """Figures written to the workdir: training curves and confusion matrices."""
 
-import json
-
 import matplotlib
 
 matplotlib.use("Agg")  # files only; no display needed
@@ -12,7 +10,8 @@ import numpy as np  # noqa: E402
 def training_curves(metrics_jsonl: str, out_png: str) -> None:
   """Loss and accuracy per epoch, and validation accuracy against minutes of
   training (the accuracy-per-CPU-minute view)."""
-  records = [json.loads(line) for line in open(metrics_jsonl) if line.strip()]
+  from hwr_jax.train_loop import epoch_records
+  records = epoch_records(metrics_jsonl)
   epochs = [r["epoch"] for r in records]
   fig, (ax_loss, ax_acc, ax_time) = plt.subplots(1, 3, figsize=(14, 4))
   for split in ("train", "val"):

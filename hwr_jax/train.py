@@ -108,7 +108,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         f"{jax.process_count()} host(s).")
   try:
     for epoch in run.epochs():
-      state, train_metrics = _train_one_epoch(trainer, state, splits, epoch, steps_per_epoch)
+      state, train_metrics = _train_one_epoch(trainer, state, splits, epoch, steps_per_epoch,
+                                              run)
       val = metrics.classification_metrics(
           splits.validation[1], trainer.predict(state, splits.validation[0]))
       record = {**{f"train_{k}": v for k, v in train_metrics.items()},
@@ -128,9 +129,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   return evaluate.evaluate_checkpoint(config, workdir, splits=splits)
 
 
-def _train_one_epoch(trainer: Trainer, state, splits, epoch: int, steps: int):
+def _train_one_epoch(trainer: Trainer, state, splits, epoch: int, steps: int, run=None):
   config = trainer.config
   batches = trainer.batches(batching.train_batches(
       *splits.train, config.batch_size, config.seed, epoch,
-      jax.process_index(), jax.process_count()))
-  return run_epoch(trainer.train_step, state, batches, steps, epoch, config)
+      jax.process_index(), jax.process_count(), start=run.first_step(epoch) if run else 0))
+  return run_epoch(trainer.train_step, state, batches, steps, epoch, config, run=run)

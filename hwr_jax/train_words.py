@@ -10,7 +10,6 @@ import functools
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 from hwr_jax import inference, metrics, models, parallel
@@ -86,10 +85,11 @@ def train_and_evaluate(config, workdir: str) -> dict:
   try:
     for epoch in run.epochs():
       batches = batching.prefetch(
-          data.train_batches(epoch, jax.process_index(), jax.process_count()),
+          data.train_batches(epoch, jax.process_index(), jax.process_count(),
+                             start=run.first_step(epoch)),
           lambda b: parallel.host_to_global(b, mesh))
       state, train_metrics = run_epoch(step_fn, state, batches, steps, epoch, config,
-                                       what="CTC loss")
+                                       what="CTC loss", run=run)
       probs = inference.word_probabilities(
           lambda batch: predict(state, batch), val_images, config.words.buckets,
           config.eval_batch_size, mesh, prepared=True)
@@ -98,6 +98,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
       record = {"train_loss": train_metrics["loss"],
                 "words_per_second": train_metrics["samples_per_second"],
                 "input_wait_fraction": train_metrics["input_wait_fraction"],
+                **({"train_diverged": True} if train_metrics.get("diverged") else {}),
                 **{f"val_{k}": v for k, v in val.items()}}
       is_best = run.end_epoch(state, epoch, record, val["cer"], train_metrics["epoch_seconds"])
       log(f"epoch {epoch + 1}/{config.num_epochs}  train CTC loss {record['train_loss']:.3f} | "

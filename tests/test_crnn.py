@@ -70,6 +70,8 @@ def test_cli_reads_words_with_every_decoder(word_workdir, tmp_path):
   import cv2
   cv2.imwrite(str(tmp_path / "w.png"), image)
   cv2.imwrite(str(tmp_path / "blank.png"), np.full((50, 120), 225, np.uint8))
+  noise = np.random.default_rng(0).integers(0, 65536, (50, 120)).astype(np.uint16)
+  cv2.imwrite(str(tmp_path / "noise16.png"), noise)
   (tmp_path / "lexicon.txt").write_text("hello 10\nworld 3\n")
   for decoder in ("best_path", "beam", "beam_lm", "lexicon"):
     extra = [f"--lexicon={tmp_path / 'lexicon.txt'}"] if decoder == "lexicon" else []
@@ -78,6 +80,7 @@ def test_cli_reads_words_with_every_decoder(word_workdir, tmp_path):
     assert result.returncode == 1, result.stderr[-2000:]       # blank.png fails
     lines = {json.loads(l)["file"].split("/")[-1]: json.loads(l) for l in result.stdout.splitlines()}
     assert "no ink" in lines["blank.png"]["error"]
+    assert "no handwriting found" in lines["noise16.png"]["error"]
     assert 0 <= lines["w.png"]["confidence"] <= 1 and isinstance(lines["w.png"]["text"], str)
 
 

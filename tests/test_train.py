@@ -47,10 +47,10 @@ def test_resume_replays_exactly(idx_dataset, tmp_path, monkeypatch):
   train.train_and_evaluate(config, str(tmp_path / "straight"))
 
   real_epoch = train._train_one_epoch
-  def killed_in_epoch_2(trainer, state, splits, epoch, steps):
+  def killed_in_epoch_2(trainer, state, splits, epoch, steps, run):
     if epoch == 1:
       raise KeyboardInterrupt  # as if the process were killed mid-epoch
-    return real_epoch(trainer, state, splits, epoch, steps)
+    return real_epoch(trainer, state, splits, epoch, steps, run)
   monkeypatch.setattr(train, "_train_one_epoch", killed_in_epoch_2)
   with pytest.raises(KeyboardInterrupt):
     train.train_and_evaluate(config, str(tmp_path / "resumed"))
@@ -84,7 +84,7 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_checkpoint(idx_dat
   paths = idx_dataset(num_train=100)
   with pytest.raises(train.TrainingDivergedError, match="last checkpoint is intact"):
     train.train_and_evaluate(small_config(paths, learning_rate=float("inf")), str(tmp_path))
-  assert not list((tmp_path / "checkpoints" / "latest").iterdir())
+  assert not checkpoints.kept_steps(str(tmp_path))
 
 
 def test_a_few_hundred_steps_on_real_data_beat_chance(shared_emnist, tmp_path):

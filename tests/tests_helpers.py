@@ -8,6 +8,15 @@ from hwr_jax import train
 from hwr_jax.data import idx
 
 
+def glyph_files(folder, n: int) -> dict:
+  """`n` synthetic ByClass glyphs as IDX files: config.data paths."""
+  images, labels = synthetic_glyphs(n, 62)
+  paths = {"train_images": str(folder / "i.gz"), "train_labels": str(folder / "l.gz")}
+  idx.write_idx(paths["train_images"], np.swapaxes(images, 1, 2))
+  idx.write_idx(paths["train_labels"], labels)
+  return paths
+
+
 def tiny_workdir(folder, label_space: str = "byclass") -> str:
   """Trains a classifier (ByClass, or another label space) for one short
   epoch on synthetic glyphs."""

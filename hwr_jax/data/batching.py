@@ -17,15 +17,16 @@ def epoch_permutation(num_examples: int, seed: int, epoch: int) -> np.ndarray:
 
 def train_batches(images: np.ndarray, labels: np.ndarray, batch_size: int,
                   seed: int, epoch: int, shard_index: int = 0,
-                  num_shards: int = 1) -> Iterator[dict]:
+                  num_shards: int = 1, start: int = 0) -> Iterator[dict]:
   """Full batches of one shuffled epoch (the remainder is dropped, so every
-  batch has the same shape and the step never recompiles). With several
-  hosts, each yields its own `batch_size // num_shards` slice of every
-  global batch."""
+  batch has the same shape and the step never recompiles), from batch
+  `start` on. With several hosts, each yields its own `batch_size //
+  num_shards` slice of every global batch."""
   order = epoch_permutation(len(images), seed, epoch)
   local = batch_size // num_shards
-  for start in range(0, len(order) - batch_size + 1, batch_size):
-    idx = np.sort(order[start + shard_index * local: start + (shard_index + 1) * local])
+  for start in range(start * batch_size, len(order) - batch_size + 1, batch_size):
+    # In epoch order (not sorted), so 1 or N hosts make the same global batch.
+    idx = order[start + shard_index * local: start + (shard_index + 1) * local]
     yield {"image": images[idx], "label": labels[idx]}
 
 

@@ -44,16 +44,23 @@ class SyntheticWords:
   def steps_per_epoch(self) -> int:
     return self.config.words.steps_per_epoch
 
-  def train_batches(self, epoch: int, shard_index: int = 0, num_shards: int = 1):
-    """`words.steps_per_epoch` batches of new words, a function of (seed, epoch, host)."""
+  def train_batches(self, epoch: int, shard_index: int = 0, num_shards: int = 1,
+                    start: int = 0):
+    """`words.steps_per_epoch` batches of new words from batch `start` on,
+    each a function of (seed, epoch, batch) only: every host renders the
+    whole global batch (so all agree on its width, and 1 or N hosts train
+    alike) and keeps its own slice."""
     config = self.config
-    rng = np.random.default_rng([config.seed, epoch, shard_index])
-    for _ in range(self.steps_per_epoch):
-      images, texts = words.sample_words(config.batch_size // num_shards, self.train_bank, rng,
+    local = config.batch_size // num_shards
+    for k in range(start, self.steps_per_epoch):
+      rng = np.random.default_rng([config.seed, epoch, k])
+      images, texts = words.sample_words(config.batch_size, self.train_bank, rng,
                                          self.vocabulary, self.max_length)
-      yield word_batches.make_batch(images, texts, self.charset, config.words.buckets,
-                                    config.words.max_label_length,
-                                    height=input_height(config))
+      batch = word_batches.make_batch(images, texts, self.charset, config.words.buckets,
+                                      config.words.max_label_length,
+                                      height=input_height(config))
+      yield {key: value[shard_index * local:(shard_index + 1) * local]
+             for key, value in batch.items()}
 
 
 def read_labels_tsv(folder: str) -> list[tuple[str, str]]:
@@ -125,10 +132,12 @@ class LabeledWords:
     lexicon and language model: never the validation or test texts)."""
     return collections.Counter(self.train[1])
 
-  def train_batches(self, epoch: int, shard_index: int = 0, num_shards: int = 1):
-    """One epoch of distorted training batches, a function of (seed, epoch):
-    every host plans the same global batches (so all agree on each batch's
-    width) and makes its own slice of each."""
+  def train_batches(self, epoch: int, shard_index: int = 0, num_shards: int = 1,
+                    start: int = 0):
+    """One epoch of distorted training batches, a function of (seed, epoch),
+    from batch `start` on: every host plans the same global batches (so all
+    agree on each batch's width) and makes its own slice of each; each word's
+    distortion depends on its place in the global batch, not on the hosts."""
     config, (images, texts) = self.config, self.train
     rng = np.random.default_rng([config.seed, epoch])
     _, slant, widths = word_augment.sample_geometry(self.train_widths, self.height, rng)
@@ -136,9 +145,13 @@ class LabeledWords:
     plan = word_batches.plan_batches(widths, config.words.buckets, config.batch_size, rng)
     local = config.batch_size // num_shards
     for k, (index, bucket) in enumerate(plan):
-      index = index[shard_index * local:(shard_index + 1) * local]
-      r = np.random.default_rng([config.seed, epoch, k, shard_index])
-      batch_images = [word_augment.distort(images[i], widths[i], slant[i], r) for i in index]
+      if k < start:
+        continue
+      first = shard_index * local
+      batch_images = [word_augment.distort(images[i], widths[i], slant[i],
+                                           np.random.default_rng([config.seed, epoch, k, j]))
+                      for j, i in enumerate(index[first:first + local], first)]
+      index = index[first:first + local]
       yield word_batches.make_batch(batch_images, [texts[i] for i in index], self.charset,
                                     config.words.buckets, config.words.max_label_length,
                                     prepared=True, width=bucket)

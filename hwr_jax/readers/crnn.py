@@ -88,8 +88,9 @@ class CRNNReader(Reader):
   def prepare(self, image: np.ndarray) -> np.ndarray:
     """Any word image -> the model's input (its height, ink bright)."""
     gray = segment.to_gray(image)
-    if not segment.has_ink(gray):
-      raise ImageError("no ink found (blank or nearly uniform image)")
+    problem = segment.ink_problem(gray)
+    if problem:
+      raise ImageError(problem)
     return word_batches.prepare(gray, self.config.words.buckets[-1], input_height(self.config))
 
   def predict(self, prepared: list[np.ndarray]) -> list[np.ndarray]:
