@@ -23,6 +23,29 @@ def shared_emnist():
   return SHARED_EMNIST
 
 
+@pytest.fixture(scope="session")
+def real_classifier(tmp_path_factory, shared_emnist_session):
+  """(workdir, config, test results) of a ByClass classifier trained for one
+  epoch (187 steps) on 24,000 real EMNIST images; shared by the tests of
+  training and of the readers."""
+  from configs import dev_byclass
+  from hwr_jax import train
+  config = dev_byclass.get_config()
+  config.data.max_train_examples = 24_000
+  config.data.validation_fraction = 0.02   # 1,861 real held-out images
+  config.batch_size = 128
+  config.num_epochs = 1
+  workdir = str(tmp_path_factory.mktemp("real_classifier"))
+  return workdir, config, train.train_and_evaluate(config, workdir)
+
+
+@pytest.fixture(scope="session")
+def shared_emnist_session():
+  if not os.path.exists(BYCLASS_DEV):
+    pytest.skip("../shared/emnist (real EMNIST dev data) is absent in this checkout")
+  return SHARED_EMNIST
+
+
 def synthetic_glyphs(n: int, num_classes: int, seed: int = 0, every_class: bool = False):
   """Upright 28x28 uint8 images whose class is a learnable shape: a bar
   whose row and thickness encode the label, plus noise. `every_class`: labels

@@ -1,5 +1,4 @@
 import json
-import os
 import subprocess
 import sys
 
@@ -7,8 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from configs import dev_byclass
-from hwr_jax import metrics, train
+from hwr_jax import metrics
 from hwr_jax.readers import rules
 from hwr_jax.readers.segmentation import SegmentationReader
 from hwr_jax.data import labels, words
@@ -56,15 +54,9 @@ def test_case_by_size():
 
 
 @pytest.fixture(scope="module")
-def real_model(tmp_path_factory):
+def real_model(real_classifier):
   """A classifier trained briefly on the shared real data."""
-  if not os.path.exists(os.path.join(ROOT, "..", "shared", "emnist")):
-    pytest.skip("../shared/emnist (real EMNIST dev data) is absent in this checkout")
-  workdir = str(tmp_path_factory.mktemp("reader_model"))
-  config = dev_byclass.get_config()
-  config.data.max_train_examples = 30_000
-  config.num_epochs = 1
-  train.train_and_evaluate(config, workdir)
+  workdir, config, _ = real_classifier
   return workdir, config
 
 

@@ -4,7 +4,7 @@ import jax
 import numpy as np
 import pytest
 
-from configs import common, dev_byclass
+from configs import common
 from hwr_jax import checkpoints, evaluate, parallel, train
 from hwr_jax.data import sources
 
@@ -87,14 +87,8 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_checkpoint(idx_dat
   assert not checkpoints.kept_steps(str(tmp_path))
 
 
-def test_a_few_hundred_steps_on_real_data_beat_chance(shared_emnist, tmp_path):
-  config = dev_byclass.get_config()
-  config.data.max_train_examples = 24_000
-  config.data.validation_fraction = 0.02   # 1,861 real held-out images
-  config.batch_size = 128
-  config.num_epochs = 1                     # 187 steps
-  config.augment.enabled = False
-  results = train.train_and_evaluate(config, str(tmp_path))
+def test_a_few_hundred_steps_on_real_data_beat_chance(real_classifier):
+  _, _, results = real_classifier
   # Chance is 1/62; the most frequent class is < 6 %. A working pipeline is far above.
   assert results["accuracy"] > 0.6, results
   assert results["top5_accuracy"] > 0.85, results
