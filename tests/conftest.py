@@ -4,7 +4,11 @@ import tempfile
 import numpy as np
 import pytest
 
-from hwr_jax.data import idx
+from hwr_jax import runtime
+
+runtime.set_xla_flags()   # before JAX starts, as the commands do (fast CPU convolutions)
+
+from hwr_jax.data import idx  # noqa: E402
 
 # Compiled programs and derived resources of this test session (and of the
 # command-line tools it starts) go to a fresh folder, not the user's cache.
@@ -35,6 +39,7 @@ def real_classifier(tmp_path_factory, shared_emnist_session):
   config.data.validation_fraction = 0.02   # 1,861 real held-out images
   config.batch_size = 128
   config.num_epochs = 1
+  config.augment.enabled = False
   workdir = str(tmp_path_factory.mktemp("real_classifier"))
   return workdir, config, train.train_and_evaluate(config, workdir)
 
