@@ -32,7 +32,7 @@ def test_train_step_compiles_once_and_learns(idx_dataset):
   trainer = train.Trainer(config, parallel.make_mesh())
   state = trainer.put_state(train.create_train_state(config, 62, steps_per_epoch=8))
   losses = []
-  for epoch in range(4):
+  for epoch in range(6):
     for batch in trainer.batches(train.batching.train_batches(*splits.train, 32, 0, epoch)):
       state, m = trainer.train_step(state, batch)
       losses.append(float(m["loss"]))
