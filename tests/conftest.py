@@ -1,4 +1,6 @@
+import atexit
 import os
+import shutil
 import tempfile
 
 import numpy as np
@@ -12,7 +14,10 @@ from hwr_jax.data import idx  # noqa: E402
 
 # Compiled programs and derived resources of this test session (and of the
 # command-line tools it starts) go to a fresh folder, not the user's cache.
-os.environ.setdefault("HWR_JAX_CACHE_DIR", tempfile.mkdtemp(prefix="hwr-jax-test-cache-"))
+if "HWR_JAX_CACHE_DIR" not in os.environ:
+  _cache = tempfile.mkdtemp(prefix="hwr-jax-test-cache-")
+  os.environ["HWR_JAX_CACHE_DIR"] = _cache
+  atexit.register(shutil.rmtree, _cache, ignore_errors=True)   # removed after the session
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_EMNIST = os.path.join(ROOT, "..", "shared", "emnist")
