@@ -35,6 +35,8 @@ flags.DEFINE_string("iam", None, "The IAM folder (words.txt, forms.txt, words/).
 flags.DEFINE_enum("split", "test", ["test", "validation"], "Which writers to read.")
 flags.DEFINE_list("decoders", ["best_path", "beam", "beam_lm", "lexicon"], "CTC decoders.")
 flags.DEFINE_integer("beam_width", 16, "Beam width of the beam decoders.")
+flags.DEFINE_float("lm_weight", 0.5, "beam_lm: weight of the character language model "
+                   "(choose it with --split=validation, never on the test writers).")
 flags.DEFINE_integer("max_words", 0, "Read only the first N words (0: all).")
 flags.DEFINE_string("checkpoint", "best", "'best', 'latest' or a step.")
 flags.DEFINE_string("out", "outputs/iam_words", "Output folder.")
@@ -82,7 +84,7 @@ def main(argv):
   rows = []
   for decoder in FLAGS.decoders:
     reader = readers.load_reader(FLAGS.workdir, "crnn", FLAGS.checkpoint, decoder=decoder,
-                                 beam_width=FLAGS.beam_width)
+                                 beam_width=FLAGS.beam_width, lm_weight=FLAGS.lm_weight)
     reader.read_many(images[:256])                    # compile the buckets it meets
     start = time.perf_counter()
     readings = reader.read_many(images)

@@ -41,6 +41,8 @@ def parse_args(argv):
   parser.add_argument("--decoder", default="best_path",
                       choices=["best_path", "beam", "beam_lm", "lexicon"], help="crnn: CTC decoder")
   parser.add_argument("--beam-width", type=int, default=16, help="crnn: beam width")
+  parser.add_argument("--lm-weight", type=float, default=0.5,
+                      help="crnn --decoder=beam_lm: weight of the character language model")
   parser.add_argument("--lexicon", metavar="FILE",
                       help="crnn --decoder=lexicon: word list (one word per line, optional "
                            "count); default: the 20,000 most frequent English words")
@@ -70,7 +72,8 @@ def main(argv=None) -> int:
   runtime.set_xla_flags()   # before JAX is imported
   from hwr_jax import readers
   if args.reader == "crnn":
-    options = dict(decoder=args.decoder, beam_width=args.beam_width, lexicon_path=args.lexicon)
+    options = dict(decoder=args.decoder, beam_width=args.beam_width, lexicon_path=args.lexicon,
+                   lm_weight=args.lm_weight)
   else:
     options = dict(use_case_by_size=not args.no_case_by_size,
                    use_word_rules=not args.no_word_rules)

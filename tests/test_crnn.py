@@ -136,3 +136,21 @@ def test_load_reader_finds_the_crnn_and_reads_in_batches(word_workdir):
     assert reading.text == one.text and reading.confidence == pytest.approx(one.confidence, abs=1e-3)
     assert reading.frames.shape[1] == len(reader.charset) + 1
     np.testing.assert_allclose(reading.frames.sum(1), 1, atol=1e-4)
+
+
+def test_the_language_model_weight_reaches_the_decoder(word_workdir):
+  import hwr_jax
+  from hwr_jax.readers.base import ReaderError
+  probs = np.full((6, 63), 0.01)
+  probs[:, 0] = 0.37                    # nearly flat frames: the language model decides
+  probs[[1, 3], 0] = 0.01
+  texts = {}
+  for weight in (0.0, 5.0):
+    reader = hwr_jax.load_reader(word_workdir, "crnn", decoder="beam_lm", lm_weight=weight,
+                                 compilation_cache=False)
+    assert reader.decoder.lm_weight == weight
+    texts[weight] = reader.decoder.decode(probs / probs.sum(1, keepdims=True), "beam_lm")[0]
+  assert texts[0.0] != texts[5.0], texts
+  with pytest.raises(ReaderError, match="lm_weight"):
+    hwr_jax.load_reader(word_workdir, "crnn", decoder="beam_lm", lm_weight=-1.0,
+                        compilation_cache=False)

@@ -21,7 +21,7 @@ def load_reader(workdir: str, reader: str | None = None, checkpoint: str = "best
                 compilation_cache: bool = True, **options) -> Reader:
   """The reader for a trained model's workdir: 'segment' for a character
   classifier, 'crnn' for a word model (default: whichever the workdir holds).
-  `options` go to the reader (CRNN: decoder, beam_width, lexicon_path;
+  `options` go to the reader (CRNN: decoder, beam_width, lexicon_path, lm_weight;
   segmentation: use_case_by_size, use_word_rules). `compilation_cache`: keep
   compiled programs in the user's cache folder (`hwr_jax/cache.py`), so the
   next process that loads this model compiles nothing."""

@@ -64,7 +64,7 @@ class CRNNReader(Reader):
 
   def __init__(self, workdir: str, checkpoint: str = "best", decoder: str = "best_path",
                beam_width: int = 16, lexicon_path: str | None = None,
-               model: inference.Model | None = None):
+               model: inference.Model | None = None, lm_weight: float = 0.5):
     if decoder not in DECODERS:
       raise ReaderError(f"Unknown decoder {decoder!r}; choose from {DECODERS}.")
     if model is None:
@@ -79,7 +79,10 @@ class CRNNReader(Reader):
     if decoder == "lexicon":
       from hwr_jax.ctc.language import Lexicon
       lexicon = Lexicon.from_file(lexicon_path) if lexicon_path else default_lexicon(counts)
-    self.decoder = TextDecoder(self.charset, beam_width=beam_width, lm=lm, lexicon=lexicon)
+    if lm_weight < 0:
+      raise ReaderError(f"lm_weight must be >= 0, not {lm_weight}.")
+    self.decoder = TextDecoder(self.charset, beam_width=beam_width, lm=lm, lm_weight=lm_weight,
+                               lexicon=lexicon)
 
   def probabilities(self, images: list[np.ndarray]) -> list[np.ndarray]:
     """(T_i, K + 1) per-frame probabilities of word images (blank = 0)."""
