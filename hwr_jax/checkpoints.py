@@ -143,7 +143,8 @@ def kept_steps(workdir: str) -> list[Step]:
       for n in os.listdir(folder) if os.path.isdir(folder) else []:
         if n.isdigit():
           step = found.setdefault(int(n), Step(int(n), os.path.join(folder, n), None))
-          step.score = 0.0 if kind == "best" else step.score
+          if kind == "best":
+            step.score = 0.0   # (the only scored step of that layout)
     steps = list(found.values())
   return sorted(steps, key=lambda s: s.step)
 

@@ -24,7 +24,7 @@ SHARED_EMNIST = os.path.join(ROOT, "..", "shared", "emnist")
 BYCLASS_DEV = os.path.join(SHARED_EMNIST, "emnist-byclass-dev-images-idx3-ubyte.gz")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shared_emnist():
   """Path of ../shared/emnist; the test is skipped where it is absent."""
   if not os.path.exists(BYCLASS_DEV):
@@ -33,7 +33,7 @@ def shared_emnist():
 
 
 @pytest.fixture(scope="session")
-def real_classifier(tmp_path_factory, shared_emnist_session):
+def real_classifier(tmp_path_factory, shared_emnist):
   """(workdir, config, test results) of a ByClass classifier trained for one
   epoch (187 steps) on 24,000 real EMNIST images; shared by the tests of
   training and of the readers."""
@@ -47,13 +47,6 @@ def real_classifier(tmp_path_factory, shared_emnist_session):
   config.augment.enabled = False
   workdir = str(tmp_path_factory.mktemp("real_classifier"))
   return workdir, config, train.train_and_evaluate(config, workdir)
-
-
-@pytest.fixture(scope="session")
-def shared_emnist_session():
-  if not os.path.exists(BYCLASS_DEV):
-    pytest.skip("../shared/emnist (real EMNIST dev data) is absent in this checkout")
-  return SHARED_EMNIST
 
 
 def synthetic_glyphs(n: int, num_classes: int, seed: int = 0, every_class: bool = False):

@@ -8,9 +8,9 @@ from hwr_jax import train
 from hwr_jax.data import idx
 
 
-def glyph_files(folder, n: int) -> dict:
-  """`n` synthetic ByClass glyphs as IDX files: config.data paths."""
-  images, labels = synthetic_glyphs(n, 62)
+def glyph_files(folder, n: int, num_classes: int = 62) -> dict:
+  """`n` synthetic glyphs (ByClass, or `num_classes`) as IDX files: config.data paths."""
+  images, labels = synthetic_glyphs(n, num_classes)
   paths = {"train_images": str(folder / "i.gz"), "train_labels": str(folder / "l.gz")}
   idx.write_idx(paths["train_images"], np.swapaxes(images, 1, 2))
   idx.write_idx(paths["train_labels"], labels)
@@ -21,13 +21,10 @@ def tiny_workdir(folder, label_space: str = "byclass") -> str:
   """Trains a classifier (ByClass, or another label space) for one short
   epoch on synthetic glyphs."""
   from hwr_jax.data import labels as label_maps
-  images, labels = synthetic_glyphs(256, len(label_maps.charset(label_space)))
-  idx.write_idx(str(folder / "i.gz"), np.swapaxes(images, 1, 2))
-  idx.write_idx(str(folder / "l.gz"), labels)
+  paths = glyph_files(folder, 256, len(label_maps.charset(label_space)))
   config = common.get_base_config()
-  config.data.update(source="idx", train_images=str(folder / "i.gz"),
-                     train_labels=str(folder / "l.gz"), label_space=label_space,
-                     file_label_space=label_space, validation_fraction=0.25)
+  config.data.update(source="idx", label_space=label_space, file_label_space=label_space,
+                     validation_fraction=0.25, **paths)
   config.update(batch_size=64, eval_batch_size=64, num_epochs=1)
   workdir = str(folder / "workdir")
   train.train_and_evaluate(config, workdir)
