@@ -1,14 +1,17 @@
 """Decoding speed: this project's CTC decoders vs pyctcdecode, on the same matrices.
 
-  # 1. In the project's environment: export the CRNN's probability matrices
-  #    for synthesized test words, and time our decoders on them.
-  python experiments/benchmark_decoders.py --crnn=runs/words --out=outputs/decoders
+  # 1. In the project's environment: export a CRNN's probability matrices and
+  #    time our decoders on them. IAM model: validation-writer words, and
+  #    "lines" of 4 of those words side by side; EMNIST-word model: synthesized
+  #    words from held-out glyphs.
+  python experiments/benchmark_decoders.py --crnn=runs/iam --iam=IAM_FOLDER --out=outputs/decoders
   # 2. pyctcdecode pins numpy<2, so it lives in its own environment:
   python -m venv /tmp/ctc && /tmp/ctc/bin/pip install 'numpy<2' pyctcdecode==0.5.0
   /tmp/ctc/bin/python experiments/benchmark_decoders.py --peer=pyctcdecode --out=outputs/decoders
 
-Prints ms per matrix (median over matrices, after a warm-up) and, for the
-peer, how often its text equals ours (beam search, same width, no LM).
+Prints the median ms per matrix (after a warm-up) per set (words, lines),
+and for the peer how often its text equals ours (beam search, same width,
+no LM). Both sides read the same log-probability matrices.
 """
 
 import argparse
@@ -23,73 +26,91 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+def _images(args, reader):
+  """{"words": images, "lines": images} to read."""
+  rng = np.random.default_rng([args.seed, 30_000])
+  if args.iam:
+    import cv2
+
+    from hwr_jax.data import iam
+    entries = [w for w in iam.read_words(args.iam) if w.ok and w.split == "validation"]
+    picked = rng.choice(len(entries), 4 * args.num_words, replace=False)
+    images = [cv2.imread(entries[i].path, cv2.IMREAD_GRAYSCALE) for i in picked]
+    images = [im for im in images if im is not None and im.size][:4 * args.num_words]
+  else:
+    from hwr_jax.data import words
+    images, _ = words.sample_words(4 * args.num_words, words.heldout_bank(reader.config.data), rng)
+  lines = []
+  for k in range(0, len(images) - 3, 4):
+    group = images[k:k + 4]
+    height = max(im.shape[0] for im in group)
+    paper = int(np.median(np.concatenate([im.ravel() for im in group])))
+    gap = np.full((height, height // 2), paper, np.uint8)
+    padded = [np.pad(im, ((0, height - im.shape[0]), (0, 0)), constant_values=paper) for im in group]
+    lines.append(np.concatenate([padded[0], gap, padded[1], gap, padded[2], gap, padded[3]], 1))
+  return {"words": images[:args.num_words], "lines": lines[:args.num_words]}
+
+
+def _time(fn, matrices):
+  fn(matrices[0])
+  times, outputs = [], []
+  for m in matrices:
+    start = time.perf_counter()
+    outputs.append(fn(m))
+    times.append(1000 * (time.perf_counter() - start))
+  return statistics.median(times), outputs
+
+
 def export_and_time_ours(args):
   from hwr_jax import runtime
-  from hwr_jax.ctc import decoders
-  from hwr_jax.data import words
   runtime.set_xla_flags()
+  from hwr_jax.ctc import decoders
   from hwr_jax.readers.crnn import CRNNReader
   reader = CRNNReader(args.crnn)
-  bank = words.heldout_bank(reader.config.data)
-  rng = np.random.default_rng([args.seed, 30_000])
-  images, texts = words.sample_words(args.num_words, bank, rng)
-  matrices = reader.probabilities(images)
+  # A line may be wider than the model's widest bucket: read it at its own width.
+  reader.config.words.buckets = tuple(reader.config.words.buckets) + (4096,)
   os.makedirs(args.out, exist_ok=True)
-  np.savez_compressed(os.path.join(args.out, "matrices.npz"), *matrices)
-  json.dump({"charset": reader.charset, "texts": texts},
-            open(os.path.join(args.out, "matrices.json"), "w"))
-  results, texts_beam = {}, []
-  runs = {"best_path": lambda m: decoders.best_path_decode(m[None])[0],
-          f"prefix_beam_search (beam {args.beam_width})":
-              lambda m: decoders.prefix_beam_search(m, args.beam_width)[0][0]}
-  for name, fn in runs.items():
-    fn(matrices[0])
-    times = []
-    for m in matrices:
-      start = time.perf_counter()
-      labels = fn(m)
-      times.append(1000 * (time.perf_counter() - start))
-      if name.startswith("prefix"):
-        texts_beam.append("".join(reader.charset[k - 1] for k in labels))
-    results[name] = statistics.median(times)
-  json.dump(texts_beam, open(os.path.join(args.out, "ours_beam.json"), "w"))
-  report(results, matrices, "hwr-jax")
+  meta = {"charset": reader.charset, "beam_width": args.beam_width, "sets": {}}
+  for name, images in _images(args, reader).items():
+    matrices = [np.log(np.maximum(m, 1e-30)) for m in reader.probabilities(images)]
+    np.savez_compressed(os.path.join(args.out, f"{name}.npz"), *matrices)
+    _, best = _time(lambda m: decoders.best_path_decode(m[None])[0], matrices)
+    ms, beams = _time(lambda m: decoders.prefix_beam_search(m, args.beam_width,
+                                                            kind="log_probs")[0][0], matrices)
+    texts = ["".join(reader.charset[k - 1] for k in labels) for labels in beams]
+    meta["sets"][name] = {"ours_ms": ms, "ours_texts": texts}
+    report(name, "hwr-jax prefix_beam_search", ms, matrices, args.beam_width)
+  json.dump(meta, open(os.path.join(args.out, "matrices.json"), "w"))
 
 
 def time_pyctcdecode(args):
   from pyctcdecode import build_ctcdecoder
   meta = json.load(open(os.path.join(args.out, "matrices.json")))
-  data = np.load(os.path.join(args.out, "matrices.npz"))
-  matrices = [data[f"arr_{i}"] for i in range(len(data.files))]
   decoder = build_ctcdecoder([""] + list(meta["charset"]))   # blank first, as ours
-  ours = json.load(open(os.path.join(args.out, "ours_beam.json")))
-  logs = [np.log(np.maximum(m, 1e-30)) for m in matrices]
-  decoder.decode(logs[0], beam_width=args.beam_width)
-  times, texts = [], []
-  for log_probs in logs:
-    start = time.perf_counter()
-    texts.append(decoder.decode(log_probs, beam_width=args.beam_width))
-    times.append(1000 * (time.perf_counter() - start))
-  report({f"pyctcdecode beam (beam {args.beam_width})": statistics.median(times)}, matrices,
-         "pyctcdecode")
-  same = np.mean([a == b for a, b in zip(texts, ours)])
-  print(f"pyctcdecode's text equals ours on {100 * same:.1f} % of {len(texts)} matrices")
+  for name, ours in meta["sets"].items():
+    data = np.load(os.path.join(args.out, f"{name}.npz"))
+    matrices = [data[f"arr_{i}"] for i in range(len(data.files))]
+    ms, texts = _time(lambda m: decoder.decode(m, beam_width=meta["beam_width"]), matrices)
+    report(name, "pyctcdecode 0.5 decode", ms, matrices, meta["beam_width"])
+    same = np.mean([a == b for a, b in zip(texts, ours["ours_texts"])])
+    print(f"{name}: pyctcdecode {ms:.2f} ms, hwr-jax {ours['ours_ms']:.2f} ms per matrix "
+          f"(hwr-jax {ms / ours['ours_ms']:.2f}x as fast); the same text on {100 * same:.1f} % "
+          f"of {len(texts)} matrices")
 
 
-def report(results, matrices, who):
-  frames = statistics.median(m.shape[0] for m in matrices)
-  for name, ms in results.items():
-    line = {"decoder": name, "implementation": who, "median_ms_per_matrix": round(ms, 3),
-            "matrices": len(matrices), "median_frames": frames,
-            "classes": int(matrices[0].shape[1]), "cores": os.cpu_count()}
-    print(json.dumps(line))
+def report(name, who, ms, matrices, beam_width):
+  print(json.dumps({"set": name, "decoder": who, "beam_width": beam_width,
+                    "median_ms_per_matrix": round(ms, 3), "matrices": len(matrices),
+                    "median_frames": statistics.median(m.shape[0] for m in matrices),
+                    "classes": int(matrices[0].shape[1])}))
 
 
 if __name__ == "__main__":
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   parser.add_argument("--crnn", default="runs/words")
+  parser.add_argument("--iam", default="", help="IAM folder: read its validation writers' words")
   parser.add_argument("--out", default="outputs/decoders")
-  parser.add_argument("--num_words", type=int, default=300)
+  parser.add_argument("--num_words", type=int, default=200)
   parser.add_argument("--beam_width", type=int, default=25)
   parser.add_argument("--seed", type=int, default=0)
   parser.add_argument("--peer", choices=["pyctcdecode"])

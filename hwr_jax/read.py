@@ -39,13 +39,16 @@ def parse_args(argv):
                       help="segment: cut into characters and classify them (a classifier "
                            "workdir); crnn: read whole words (a configs/words.py workdir)")
   parser.add_argument("--decoder", default="best_path",
-                      choices=["best_path", "beam", "beam_lm", "lexicon"], help="crnn: CTC decoder")
+                      choices=["best_path", "beam", "beam_lm", "lexicon", "token_passing"],
+                      help="crnn: CTC decoder; segment: best_path (each character's best "
+                           "class, word rules) or lexicon (the best dictionary word)")
   parser.add_argument("--beam-width", type=int, default=16, help="crnn: beam width")
   parser.add_argument("--lm-weight", type=float, default=0.5,
                       help="crnn --decoder=beam_lm: weight of the character language model")
   parser.add_argument("--lexicon", metavar="FILE",
-                      help="crnn --decoder=lexicon: word list (one word per line, optional "
-                           "count); default: the 20,000 most frequent English words")
+                      help="--decoder=lexicon|token_passing: word list (one word per line, "
+                           "optional count); default: the 20,000 most frequent English words "
+                           "(and a word model's training words)")
   parser.add_argument("--checkpoint", default="best", help="'best', 'latest' or a step")
   parser.add_argument("--json", action="store_true", help="print one JSON object per image")
   parser.add_argument("--show", metavar="OUT.png",
@@ -76,7 +79,8 @@ def main(argv=None) -> int:
                    lm_weight=args.lm_weight)
   else:
     options = dict(use_case_by_size=not args.no_case_by_size,
-                   use_word_rules=not args.no_word_rules)
+                   use_word_rules=not args.no_word_rules, decoder=args.decoder,
+                   lexicon_path=args.lexicon)
   try:
     reader = readers.load_reader(args.workdir, args.reader, args.checkpoint, **options)
   except (ValueError, OSError) as e:   # ReaderError; OSError: a lexicon file, ...

@@ -15,7 +15,7 @@ import numpy as np
 import optax
 
 from hwr_jax import augment, evaluate, inference, metrics, models, parallel, plots, train_loop
-from hwr_jax.data import batching, sources
+from hwr_jax.data import batching, sources, vocabulary
 from hwr_jax.train_loop import (Run, TrainingDivergedError, TrainState,  # noqa: F401
                                 log, make_optimizer, run_epoch)
 
@@ -101,6 +101,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
             splits.charset, best_key="best_val_accuracy")
   state = trainer.put_state(run.state)
   if train_loop.is_main():
+    vocabulary.write_class_counts(workdir, splits.charset, train_y)
     n_params = sum(x.size for x in jax.tree.leaves(state.params))
     log(f"{n_params:,} parameters; {len(train_x):,} train / "
         f"{len(splits.validation[0]):,} validation examples; {steps_per_epoch} "

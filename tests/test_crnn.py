@@ -73,8 +73,9 @@ def test_cli_reads_words_with_every_decoder(word_workdir, tmp_path):
   noise = np.random.default_rng(0).integers(0, 65536, (50, 120)).astype(np.uint16)
   cv2.imwrite(str(tmp_path / "noise16.png"), noise)
   (tmp_path / "lexicon.txt").write_text("hello 10\nworld 3\n")
-  for decoder in ("best_path", "beam", "beam_lm", "lexicon"):
-    extra = [f"--lexicon={tmp_path / 'lexicon.txt'}"] if decoder == "lexicon" else []
+  for decoder in ("best_path", "beam", "beam_lm", "lexicon", "token_passing"):
+    extra = [f"--lexicon={tmp_path / 'lexicon.txt'}"] if decoder in ("lexicon", "token_passing") \
+        else []
     result = hwr_read(str(tmp_path), f"--workdir={word_workdir}", "--reader=crnn",
                       f"--decoder={decoder}", "--json", *extra)
     assert result.returncode == 1, result.stderr[-2000:]       # blank.png fails

@@ -71,11 +71,11 @@ def test_lm_and_lexicon_guide_the_beam():
   lexicon = Lexicon(["abc", "cab"], [10, 1])
   assert lexicon.next_chars("a") == {"b"} and lexicon.is_word("ABC")
   assert TextDecoder(charset, lexicon=lexicon).decode(probs, "lexicon")[0] == "abc"
-  # No word fits: fall back to the open-vocabulary result, or return nothing.
+  # No word fits: fall back to the open-vocabulary result (unless told not to).
   none_fit = Lexicon(["ccc"])
   assert TextDecoder(charset, lexicon=none_fit).decode(probs, "lexicon")[0] == "abb"
-  strict = TextDecoder(charset, lexicon=none_fit, lexicon_fallback=False)
-  assert strict.decode(probs, "lexicon")[0] == ""
+  strict = TextDecoder(charset, lexicon=none_fit, fallback=False)
+  assert strict.decode(probs, "lexicon")[0] == "ccc"   # closed vocabulary: always a word
 
 
 def test_ctc_score_agrees_with_optax_ctc_loss():
@@ -91,3 +91,210 @@ def test_ctc_score_agrees_with_optax_ctc_loss():
     padding[0, len(labels):] = 1
     loss = optax.ctc_loss(jnp.log(probs)[None], jnp.zeros((1, 9)), label_array, padding)
     assert decoders.ctc_log_prob(probs, labels) == pytest.approx(-float(loss[0]), abs=1e-4)
+
+
+def random_probs(rng, frames, classes, sharpness=3.0):
+  logits = rng.normal(size=(frames, classes)) * sharpness
+  probs = np.exp(logits)
+  return probs / probs.sum(1, keepdims=True)
+
+
+def test_matrix_kinds_are_recognised_or_refused_with_a_reason():
+  rng = np.random.default_rng(0)
+  probs = random_probs(rng, 7, 5)
+  log_probs = np.log(probs)
+  logits = log_probs + 3.7            # unnormalized: neither probabilities nor log-probabilities
+  def same(a, b):
+    return [p for p, _ in a] == [p for p, _ in b] and \
+        [s for _, s in a] == pytest.approx([s for _, s in b])
+
+  expected = decoders.prefix_beam_search(probs, 8)
+  assert same(decoders.prefix_beam_search(log_probs, 8), expected)
+  assert same(decoders.prefix_beam_search(logits, 8, kind="logits"), expected)
+  with pytest.raises(decoders.MatrixError, match="kind='logits'"):
+    decoders.prefix_beam_search(logits, 8)
+  with pytest.raises(decoders.MatrixError, match="Not probabilities"):
+    decoders.ctc_log_prob(log_probs, [1], kind="probs")
+  with pytest.raises(decoders.MatrixError, match="Not log-probabilities"):
+    TextDecoder("abcd", kind="log_probs").decode(probs, "beam")
+  with pytest.raises(decoders.MatrixError, match="NaN"):
+    decoders.prefix_beam_search(np.full((3, 4), np.nan))
+  with pytest.raises(decoders.MatrixError, match="blank=7"):
+    decoders.prefix_beam_search(probs, blank=7)
+  with pytest.raises(decoders.MatrixError, match="shape"):
+    decoders.ctc_log_prob(probs[0], [1])
+  with pytest.raises(ValueError, match="charset of 4"):
+    TextDecoder("abc").decode(probs, "best_path")
+  # The text decoders agree on every kind.
+  decoder = TextDecoder("abcd", beam_width=8)
+  for name in ("best_path", "beam"):
+    text, score = decoder.decode(probs, name)
+    assert decoder.decode(log_probs, name) == (text, pytest.approx(score))
+    assert TextDecoder("abcd", beam_width=8, kind="logits").decode(logits, name) == \
+        (text, pytest.approx(score))
+
+
+def test_the_blank_can_be_any_class():
+  rng = np.random.default_rng(1)
+  charset = "abcd"
+  probs = random_probs(rng, 12, 5)
+  last = np.roll(probs, -1, axis=1)   # the same matrix with the blank last
+  assert decoders.best_path_decode(last[None], blank=4) == \
+      [[k - 1 for k in decoders.best_path_decode(probs[None])[0]]]
+  first = decoders.prefix_beam_search(probs, 8)
+  moved = decoders.prefix_beam_search(last, 8, blank=4)
+  assert [tuple(k + 1 for k in p) for p, _ in moved] == [p for p, _ in first]
+  assert [s for _, s in moved] == pytest.approx([s for _, s in first])
+  assert decoders.ctc_log_prob(last, [0, 2], blank=-1) == \
+      pytest.approx(decoders.ctc_log_prob(probs, [1, 3]))
+  lexicon = Lexicon(["ab", "ba", "cd", "dab"])
+  lm = CharNgramLM(["abcd", "dcba"] * 5, order=3)
+  blank_first = TextDecoder(charset, beam_width=8, lm=lm, lexicon=lexicon)
+  blank_last = TextDecoder(charset, beam_width=8, lm=lm, lexicon=lexicon, blank=-1)
+  for name in ("best_path", "beam", "beam_lm", "lexicon", "token_passing"):
+    text, score = blank_first.decode(probs, name)
+    assert blank_last.decode(last, name) == (text, pytest.approx(score)), name
+
+
+def test_no_candidate_is_scored_minus_infinity():
+  probs = matrix([1, 0, 2, 0, 3])
+  lexicon = Lexicon(["abcabcabcabc"])      # longer than 5 frames can spell
+  assert decoders.prefix_beam_search(probs, 8)
+  for labels, score in decoders.prefix_beam_search(probs, 50, candidate_threshold=0):
+    assert np.isfinite(score)
+  from hwr_jax.ctc.language import label_chars, lexicon_tables
+  guide = lexicon_tables(lexicon, label_chars("abc", 4))
+  assert decoders.prefix_beam_search(probs, 8, guide=guide) == []
+  # The dictionary decoder then reads the open-vocabulary text, or nothing.
+  assert TextDecoder("abc", lexicon=lexicon).decode(probs, "lexicon")[0] == "abc"
+  assert TextDecoder("abc", lexicon=lexicon, fallback=False).decode(probs, "lexicon")[0] == ""
+
+
+def test_batched_ctc_scores_equal_one_at_a_time_and_beam_search_scores():
+  rng = np.random.default_rng(2)
+  probs = random_probs(rng, 9, 4, sharpness=1.0)
+  texts = [[1, 2, 2, 3], [3], [], [2, 1, 2], [1] * 5, [1, 2] * 5]  # the last: too long for 9 frames
+  batch = decoders.ctc_log_probs(probs, texts)
+  assert batch[-1] == -np.inf
+  for text, score in zip(texts[:-1], batch[:-1]):
+    assert score == pytest.approx(decoders.ctc_log_prob(probs, text))
+  probs = probs[:6]                   # every prefix of 6 frames fits in the beam
+  for labels, score in decoders.prefix_beam_search(probs, 1000, candidate_threshold=0,
+                                                   blank_skip=1.0)[:20]:
+    assert score == pytest.approx(decoders.ctc_log_prob(probs, labels), abs=1e-6)
+
+
+def test_language_model_tables_score_exactly_as_the_model():
+  from hwr_jax.ctc.language import char_lm_tables, label_chars
+  texts = ["the", "then", "there", "hat", "that", "eat", "tea"] * 3
+  lm = CharNgramLM(texts, order=4)
+  chars = label_chars("aehtnr", 7)
+  tables = char_lm_tables(lm, chars, weight=0.5)
+  for prefix in ["", "t", "th", "the", "then", "tta", "rrr", "hatn"]:
+    state = tables.initial
+    for ch in prefix:
+      state = tables.next[state, chars.index(ch)]
+    expected = 0.5 * np.array([lm.log_prob(prefix, c) for c in chars[1:]])
+    assert tables.rows[state, 1:] == pytest.approx(expected, abs=1e-5), prefix
+    assert tables.final[state] == pytest.approx(0.5 * lm.log_prob(prefix, "$"))
+
+
+def dictionary_matrix(charset, frames, p=0.9):
+  """One frame per entry: a character (or a tuple of equally likely ones), or
+  None for blank; the rest of the mass spread."""
+  probs = np.full((len(frames), len(charset) + 1), 1e-4)
+  for t, f in enumerate(frames):
+    options = [0] if f is None else [0 if c is None else charset.index(c) + 1 for c in f]
+    probs[t, options] = p / len(options)
+  return probs / probs.sum(1, keepdims=True)
+
+
+def test_dictionary_decoder_reads_case_variants_numbers_and_repeats():
+  charset = "0123456789abcdefghilnoprstuvwxyABCDEFGHILNOPRSTUVWXY"
+  # Words of a lexicon of 5,000 (a number's prior is then higher than one word's).
+  rng = np.random.default_rng(4)
+  filler = ["".join(rng.choice(list("bdhtuvwxy"), 6)) for _ in range(4994)]
+  lexicon = Lexicon(["crane", "Finland", "all", "al", "og", "see"] + filler)
+  decoder = TextDecoder(charset, lexicon=lexicon)
+
+  def read(*frames, name="lexicon"):
+    return decoder.decode(dictionary_matrix(charset, frames), name)[0]
+
+  for name in ("lexicon", "token_passing"):
+    # The optical model cannot tell c from C: the word as listed wins ...
+    assert read(("c", "C"), None, "r", "a", "n", "e", name=name) == "crane"
+    # ... but clear capitals give the Capitalized or UPPER variant.
+    assert read("C", "r", "a", "n", "e", name=name) == "Crane"
+    assert read("C", "R", "A", "N", "E", name=name) == "CRANE"
+    assert read(("f", "F"), "i", "n", "l", "a", "n", "d", name=name) == "Finland"
+    # A repeated letter needs a blank between; without one it is read once.
+    assert read("a", "l", None, "l", name=name) == "all"
+    assert read("a", "l", "l", name=name) == "al"
+    # A trie-guided beam misled by one bad letter still finds the word.
+    assert read("s", "e", None, ("e", "c"), name=name) == "see"
+    # Numbers are an open class: '09' is read as the number, not 'og'.
+    assert read(("0", "o"), ("9", "g"), name=name) == "09"
+    assert read("4", "0", None, "0", "7", name=name) == "4007"
+
+
+def test_the_open_vocabulary_reading_wins_only_by_the_margin():
+  charset = "abcdefghijklmnopqrstuvwxyz"
+  lexicon = Lexicon(["hello", "help", "world"])
+  clear = dictionary_matrix(charset, "xylophone", p=0.99)   # clearly not a word of the lexicon
+  close = dictionary_matrix(charset, ["h", "e", "l", "p", None, ("s", None)], p=0.9)
+  assert TextDecoder(charset, lexicon=lexicon, open_margin=5.0).decode(clear, "lexicon")[0] == \
+      "xylophone"
+  assert TextDecoder(charset, lexicon=lexicon, open_margin=1e6).decode(clear, "lexicon")[0] in \
+      ("hello", "help", "world")
+  from hwr_jax.ctc.dictionary import DictionaryDecoder
+  best, open_reading = DictionaryDecoder(charset, lexicon).best_and_open(close)
+  assert best.text == "help" and best.source == "word" and open_reading.text in ("help", "helps")
+  # "help" and maybe a stray letter: within the margin, so the dictionary word is read.
+  assert TextDecoder(charset, lexicon=lexicon, open_margin=5.0).decode(close, "lexicon")[0] \
+      == "help"
+
+
+def test_token_passing_finds_the_best_single_alignment_of_every_word():
+  from hwr_jax.ctc.dictionary import fold_case, token_passing
+  from hwr_jax.ctc.language import label_chars, lexicon_tables
+  rng = np.random.default_rng(3)
+  charset = "abcd"
+  words = ["a", "ab", "abba", "bad", "cab", "dad", "add", "ca"]
+  lexicon = Lexicon(words)
+  chars = label_chars(charset, 5)
+  log_probs, folded = fold_case(np.log(random_probs(rng, 8, 5, sharpness=1.5)), chars)
+  found = dict(token_passing(log_probs, lexicon_tables(lexicon, folded), folded, n=len(words)))
+
+  def viterbi(word):   # brute force over every path of 8 frames
+    best = -np.inf
+    for path in itertools.product(range(5), repeat=8):
+      collapsed = [k for i, k in enumerate(path) if k and (i == 0 or path[i - 1] != k)]
+      if collapsed == [charset.index(c) + 1 for c in word]:
+        best = max(best, log_probs[np.arange(8), path].sum())
+    return best
+
+  for word in words:
+    assert found[word] == pytest.approx(viterbi(word)), word
+
+
+def test_segments_as_frames_tolerate_split_and_merged_characters():
+  from hwr_jax.ctc.dictionary import DictionaryDecoder, segments_as_frames
+  charset = "abcdefghijklmnopqrstuvwxyz"
+  lexicon = Lexicon(["morning", "moaning", "rn", "in"])
+  decoder = DictionaryDecoder(charset, lexicon)
+
+  def segments(*rows):   # each row: {char: probability}, the rest spread
+    probs = np.full((len(rows), len(charset)), 1e-3)
+    for i, row in enumerate(rows):
+      for ch, p in row.items():
+        probs[i, charset.index(ch)] = p
+    return probs / probs.sum(1, keepdims=True)
+
+  # "m" cut into two pieces that look like "r" and "n" (with a little "m" in each) ...
+  split = segments({"r": 0.5, "m": 0.3}, {"n": 0.5, "m": 0.3}, {"o": 0.9}, {"r": 0.9},
+                   {"n": 0.9}, {"i": 0.9}, {"n": 0.9}, {"g": 0.9})
+  assert decoder.decode(segments_as_frames(split), "probs").text == "morning"
+  # ... and "rn" merged into one segment that looks like "m".
+  merged = segments({"m": 0.9}, {"o": 0.9}, {"m": 0.5, "r": 0.2, "n": 0.2}, {"i": 0.9},
+                    {"n": 0.9}, {"g": 0.9})
+  assert decoder.decode(segments_as_frames(merged), "probs").text == "morning"

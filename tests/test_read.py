@@ -73,6 +73,13 @@ def test_reader_end_to_end_on_words_from_held_out_glyphs(real_model):
   for r in readings:
     assert len(r.characters) == len(r.text.replace(" ", ""))
     assert all(0 < c.confidence <= 1 for c in r.characters)
+  # The same words (all of the 20,000-word lexicon, or numbers) read as dictionary words.
+  in_words = SegmentationReader(workdir, decoder="lexicon")
+  dictionary_rates = metrics.text_error_rates(texts, [r.text for r in in_words.read_many(
+      [words.render_word(t, bank, np.random.default_rng(0)) for t in texts])])
+  plain_rates = metrics.text_error_rates(texts, [r.text for r in reader.read_many(
+      [words.render_word(t, bank, np.random.default_rng(0)) for t in texts])])
+  assert dictionary_rates["wer"] < plain_rates["wer"], (dictionary_rates, plain_rates)
 
 
 @pytest.fixture(scope="module")

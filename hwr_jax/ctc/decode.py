@@ -1,90 +1,81 @@
-"""Text from CTC probability matrices: the decoders of `decoders.py` with a
-charset, a character LM and a lexicon. Label 0 is the blank; label i + 1 is
-`charset[i]`."""
+"""Text from CTC matrices: the decoders of `decoders.py` and `dictionary.py`
+with a charset, a character LM and a lexicon. The labels other than the
+blank (`blank`, 0 unless told) are the charset's characters in order."""
 
 import numpy as np
 
 from hwr_jax.ctc import decoders
-from hwr_jax.ctc.language import EOW, CharNgramLM, Lexicon
+from hwr_jax.ctc.dictionary import DictionaryDecoder
+from hwr_jax.ctc.language import CharNgramLM, Lexicon, char_lm_tables, label_chars
 
-DECODERS = ("best_path", "beam", "beam_lm", "lexicon")
+DECODERS = ("best_path", "beam", "beam_lm", "lexicon", "token_passing")
 
 
 class TextDecoder:
+  """`decode(matrix, name)` -> (text, log score) with any of DECODERS.
+  Matrices hold probabilities, log-probabilities or logits (`kind`; "auto"
+  recognises the first two and refuses anything else)."""
+
   def __init__(self, charset: str, beam_width: int = 16, lm: CharNgramLM | None = None,
-               lm_weight: float = 0.5, lexicon: Lexicon | None = None,
-               lexicon_weight: float = 0.3, lexicon_fallback: bool = True,
-               lexicon_min_ratio: float = 1e-3):
-    self.charset = charset
+               lm_weight: float = 0.5, lexicon: Lexicon | None = None, blank: int = 0,
+               kind: str = "auto", **dictionary_options):
+    self.charset, self.blank, self.kind = charset, blank, kind
     self.beam_width = beam_width
     self.lm, self.lm_weight = lm, lm_weight
-    self.lexicon, self.lexicon_weight = lexicon, lexicon_weight
-    self.lexicon_fallback = lexicon_fallback
-    self.lexicon_min_ratio = lexicon_min_ratio
-    self._by_char: dict[str, set[int]] = {}
-    for i, ch in enumerate(charset):
-      self._by_char.setdefault(ch.lower(), set()).add(i + 1)
+    self.lexicon = lexicon
+    self.dictionary = DictionaryDecoder(charset, lexicon, blank=blank, beam_width=max(beam_width, 32),
+                                        **dictionary_options) if lexicon else None
+    self._lm_guides: dict = {}
 
-  def text(self, labels) -> str:
-    return "".join(self.charset[k - 1] for k in labels)
+  def chars(self, num_classes: int) -> list[str]:
+    return label_chars(self.charset, num_classes, self.blank)
 
-  def best_path(self, probs: np.ndarray, lengths=None) -> list[str]:
+  def text(self, labels, num_classes: int | None = None) -> str:
+    chars = self.chars(num_classes or len(self.charset) + 1)
+    return "".join(chars[k] for k in labels)
+
+  def best_path(self, matrices: np.ndarray, lengths=None) -> list[str]:
     """A batch (B, T, C) -> texts, vectorized."""
-    return [self.text(l) for l in decoders.best_path_decode(probs, lengths)]
+    return [self.text(l, matrices.shape[-1])
+            for l in decoders.best_path_decode(matrices, lengths, self.blank)]
 
-  def beam(self, probs: np.ndarray) -> tuple[str, float]:
-    (labels, score), *_ = decoders.prefix_beam_search(probs, self.beam_width)
-    return self.text(labels), score
+  def beam(self, matrix) -> tuple[str, float]:
+    (labels, score), *_ = decoders.prefix_beam_search(matrix, self.beam_width, self.blank,
+                                                      kind=self.kind)
+    return self.text(labels, np.shape(matrix)[-1]), score
 
-  def _lm_score(self, prefix, label) -> float:
-    return self.lm.log_prob(self.text(prefix), self.charset[label - 1])
-
-  def beam_lm(self, probs: np.ndarray) -> tuple[str, float]:
+  def beam_lm(self, matrix) -> tuple[str, float]:
     if self.lm is None:
       raise ValueError("beam_lm needs a language model")
-    beams = decoders.prefix_beam_search(probs, self.beam_width, lm_score=self._lm_score,
-                                        lm_weight=self.lm_weight)
-    # Close each word: add the LM's end-of-word probability.
-    scored = [(labels, score + self.lm_weight * self.lm.log_prob(self.text(labels), EOW))
-              for labels, score in beams]
-    labels, score = max(scored, key=lambda x: x[1])
-    return self.text(labels), score
+    num_classes = np.shape(matrix)[-1]
+    if num_classes not in self._lm_guides:
+      self._lm_guides[num_classes] = char_lm_tables(self.lm, self.chars(num_classes),
+                                                     self.lm_weight)
+    (labels, score), *_ = decoders.prefix_beam_search(
+        matrix, self.beam_width, self.blank, guide=self._lm_guides[num_classes], kind=self.kind)
+    return self.text(labels, num_classes), score
 
-  def _allowed(self, prefix) -> set[int]:
-    allowed = set()
-    for ch in self.lexicon.next_chars(self.text(prefix)):
-      allowed |= self._by_char.get(ch, set())
-    return allowed
-
-  def lexicon_word(self, probs: np.ndarray) -> tuple[str, float]:
-    """The best dictionary word (optical score + weighted frequency prior).
-    A word "fits" when its optical probability is at least
-    `lexicon_min_ratio` times that of the open-vocabulary result; when none
-    fits, that result is returned (fallback on) or an empty text (off)."""
-    if self.lexicon is None:
+  def lexicon_word(self, matrix, search: str = "beam") -> tuple[str, float]:
+    """The best dictionary word, number, or (when neither fits) the
+    open-vocabulary text: `dictionary.DictionaryDecoder`."""
+    if self.dictionary is None:
       raise ValueError("lexicon decoding needs a lexicon")
-    beams = decoders.prefix_beam_search(probs, self.beam_width, allowed=self._allowed)
-    open_text, open_score = self.beam(probs)
-    floor = open_score + np.log(self.lexicon_min_ratio)
-    words = [(labels, score + self.lexicon_weight * self.lexicon.log_prior[self.text(labels).lower()])
-             for labels, score in beams
-             if score >= floor and self.lexicon.is_word(self.text(labels))]
-    if words:
-      labels, score = max(words, key=lambda x: x[1])
-      return self.text(labels), score
-    if self.lexicon_fallback:
-      return open_text, open_score
-    return "", float("-inf")
+    found = self.dictionary.decode(matrix, self.kind, search)
+    return found.text, found.score
 
-  def decode(self, probs: np.ndarray, decoder: str) -> tuple[str, float]:
+  def decode(self, matrix, decoder: str) -> tuple[str, float]:
     """One (T, C) matrix with the named decoder -> (text, log score)."""
     if decoder == "best_path":
-      text = self.best_path(probs[None])[0]
-      return text, decoders.ctc_log_prob(probs, [self.charset.index(c) + 1 for c in text])
+      log_probs = decoders.as_log_probs(matrix, self.kind, self.blank)
+      labels = decoders.best_path_decode(log_probs[None], blank=self.blank)[0]
+      return (self.text(labels, log_probs.shape[-1]),
+              decoders.ctc_log_prob(log_probs, labels, self.blank, "log_probs"))
     if decoder == "beam":
-      return self.beam(probs)
+      return self.beam(matrix)
     if decoder == "beam_lm":
-      return self.beam_lm(probs)
+      return self.beam_lm(matrix)
     if decoder == "lexicon":
-      return self.lexicon_word(probs)
+      return self.lexicon_word(matrix)
+    if decoder == "token_passing":
+      return self.lexicon_word(matrix, search="token_passing")
     raise ValueError(f"Unknown decoder {decoder!r}; choose from {DECODERS}.")

@@ -1,123 +1,324 @@
-"""CTC decoders for (T, C) matrices of per-frame probabilities.
+"""CTC decoders for (T, C) matrices of per-frame scores.
 
-All decoders take the blank index as a parameter and return label index
-sequences (map them to text with the model's charset).
+Every entry point takes the blank index (`blank`) and what the matrix holds
+(`kind`: "probs", "log_probs", "logits", or "auto", which recognises
+probabilities and log-probabilities and refuses anything else), and returns
+label index sequences (map them to text with the model's charset).
 """
 
 import dataclasses
 import math
-from typing import Callable
 
+import numba
 import numpy as np
 
 NEG_INF = -np.inf
+KINDS = ("auto", "probs", "log_probs", "logits")
 
 
-def best_path_decode(probs: np.ndarray, lengths: np.ndarray | None = None,
-                     blank: int = 0) -> list[list[int]]:
+class MatrixError(ValueError):
+  """The matrix is not what the decoder was told (or could tell) it is."""
+
+
+def _log_softmax(x: np.ndarray) -> np.ndarray:
+  x = x - x.max(-1, keepdims=True)
+  return x - np.log(np.exp(x).sum(-1, keepdims=True))
+
+
+def as_log_probs(matrix, kind: str = "auto", blank: int = 0, tolerance: float = 1e-3
+                 ) -> np.ndarray:
+  """(..., T, C) probabilities, log-probabilities or logits -> float64
+  log-probabilities, after checking the matrix is what `kind` says.
+  "auto" accepts probabilities (rows in [0, 1] summing to 1) and
+  log-probabilities (rows <= 0 whose exponentials sum to 1); logits must be
+  declared, since any matrix could be logits."""
+  if kind not in KINDS:
+    raise MatrixError(f"kind must be one of {KINDS}, not {kind!r}.")
+  m = np.asarray(matrix, np.float64)
+  if m.ndim < 2 or m.shape[-1] < 2:
+    raise MatrixError(f"Expected a (T, C) matrix with C >= 2 classes (blank included), got "
+                      f"shape {m.shape}.")
+  if not -m.shape[-1] <= blank < m.shape[-1]:
+    raise MatrixError(f"blank={blank} is not a class of a matrix with {m.shape[-1]} classes.")
+  if m.shape[-2] == 0:
+    return m
+  if np.isnan(m).any() or np.isposinf(m).any():
+    raise MatrixError("The matrix holds NaN or +inf values: the model's output is broken.")
+  if kind == "logits":
+    if np.isneginf(m).all(-1).any():
+      raise MatrixError("A frame of logits is -inf in every class.")
+    return _log_softmax(m)
+  is_probs = (m.min() >= 0) and (m.max() <= 1 + tolerance) and \
+      np.allclose(m.sum(-1), 1, atol=tolerance)
+  if kind == "probs" or (kind == "auto" and is_probs):
+    if not is_probs:
+      sums = m.sum(-1)
+      raise MatrixError(
+          f"Not probabilities: values in [{m.min():.3g}, {m.max():.3g}], rows sum to "
+          f"{sums.min():.3g}..{sums.max():.3g} (should be [0, 1] and 1). Pass kind='log_probs' "
+          f"or kind='logits' if that is what the matrix holds.")
+    return np.log(np.maximum(m, 1e-30))
+  with np.errstate(over="ignore"):
+    is_log = m.max() <= tolerance and np.allclose(np.exp(m).sum(-1), 1, atol=tolerance)
+  if not is_log:
+    if kind == "log_probs":
+      raise MatrixError("Not log-probabilities: the exponentials of a row do not sum to 1. Pass "
+                        "kind='logits' if the matrix holds unnormalized scores.")
+    raise MatrixError("The matrix holds neither probabilities (rows sum to 1) nor "
+                      "log-probabilities (rows' exponentials sum to 1). If it holds logits, "
+                      "pass kind='logits'.")
+  return np.minimum(m, 0.0)
+
+
+def best_path_decode(matrix, lengths: np.ndarray | None = None, blank: int = 0
+                     ) -> list[list[int]]:
   """Greedy decoding of a batch (B, T, C): argmax per frame, repeats merged,
-  blanks dropped. Vectorized over batch and time."""
-  probs = np.asarray(probs)
-  best = probs.argmax(-1)                                   # (B, T)
+  blanks dropped. Vectorized over batch and time. Any kind of matrix (the
+  argmax of probabilities, log-probabilities and logits agree)."""
+  best = np.asarray(matrix).argmax(-1)                     # (B, T)
   b, t = best.shape
   lengths = np.full(b, t) if lengths is None else np.asarray(lengths)
   previous = np.concatenate([np.full((b, 1), -1), best[:, :-1]], axis=1)
-  keep = (best != blank) & (best != previous) & (np.arange(t)[None, :] < lengths[:, None])
+  keep = (best != blank % np.shape(matrix)[-1]) & (best != previous) & \
+      (np.arange(t)[None, :] < lengths[:, None])
   return [row[mask].tolist() for row, mask in zip(best, keep)]
 
 
-def _logsumexp(a: float, b: float) -> float:
-  if a == NEG_INF:
+@dataclasses.dataclass(frozen=True, eq=False)
+class GuideTables:
+  """A language model or lexicon as tables over S states (a state sums up a
+  prefix: its trie node, its last characters): `next[s, c]` is the state
+  after label c follows a prefix in state s (-1: forbidden), `rows[s, c]`
+  the log-score that adds (one row (1, C): the same for every state), and
+  `final[s]` the log-score of ending the text there (-inf: may not end).
+  Built by `language.py`."""
+  rows: np.ndarray      # (S, C) or (1, C) float32
+  next: np.ndarray      # (S, C) int32
+  final: np.ndarray     # (S,) float64
+  initial: int = 0
+
+  def __post_init__(self):
+    for name, dtype in (("rows", np.float32), ("next", np.int32), ("final", np.float64)):
+      object.__setattr__(self, name, np.ascontiguousarray(getattr(self, name), dtype))
+
+
+
+def no_guide(num_classes: int) -> GuideTables:
+  return GuideTables(np.zeros((1, num_classes), np.float32), np.zeros((1, num_classes), np.int32),
+                     np.zeros(1, np.float32))
+
+
+@numba.njit(cache=True, inline="always")
+def _logaddexp(a: float, b: float) -> float:
+  if a == -np.inf:
     return b
-  if b == NEG_INF:
+  if b == -np.inf:
     return a
-  m = max(a, b)
-  return m + math.log(math.exp(a - m) + math.exp(b - m))
+  return max(a, b) + math.log1p(math.exp(-abs(a - b)))
 
 
-@dataclasses.dataclass
-class _Beam:
-  blank: float = NEG_INF       # log P(prefix, path ends in blank)
-  non_blank: float = NEG_INF   # log P(prefix, path ends in its last label)
-  lm: float = 0.0              # accumulated log LM score of the prefix
-
-  @property
-  def total(self) -> float:
-    return _logsumexp(self.blank, self.non_blank)
-
-
-def prefix_beam_search(probs: np.ndarray, beam_width: int = 16, blank: int = 0,
-                       lm_score: Callable[[tuple, int], float] | None = None,
-                       lm_weight: float = 0.5, allowed: Callable[[tuple], set] | None = None,
-                       candidate_threshold: float = 1e-3, blank_skip: float = 0.999,
-                       ) -> list[tuple[tuple, float]]:
-  """CTC prefix beam search on one (T, C) probability matrix.
-
-  Speed: per frame only labels with probability above `candidate_threshold`
-  (at most `beam_width` of them) are extended, and frames where blank has
-  more than `blank_skip` of the mass are treated as pure blank (they can
-  neither extend nor split a prefix). `lm_score(prefix, label)` adds
-  `lm_weight` * log P_LM(label | prefix) when a label extends a prefix;
-  `allowed(prefix)` (e.g. a lexicon trie) restricts which labels may extend
-  it. Returns (prefix, log score) pairs, best first.
-  """
-  log_probs = np.log(np.maximum(np.asarray(probs, np.float64), 1e-30))
-  beams: dict[tuple, _Beam] = {(): _Beam(blank=0.0)}
-  for t in range(log_probs.shape[0]):
+@numba.njit(cache=True)
+def _beam_search(log_probs, blank, beam_width, max_candidates, log_threshold, log_skip,
+                 rows, next_state, final, initial):
+  """Prefix beam search on one (T, C) log-probability matrix, compiled
+  (numba): W beams x K candidate labels per frame in flat arrays; prefixes
+  are told apart by a 64-bit hash (and their length)."""
+  num_frames, num_classes = log_probs.shape
+  w = beam_width
+  guided_rows = rows.shape[0] > 1
+  # The beams: optical log-scores of their paths ending in blank / in the last
+  # label, the guide's summed score, labels, hash, the parent prefix's hash.
+  p_blank = np.full(w, -np.inf)
+  p_label = np.full(w, -np.inf)
+  guided = np.zeros(w)
+  labels = np.zeros((w, max(num_frames, 1)), np.int32)
+  length = np.zeros(w, np.int64)
+  hashes = np.zeros(w, np.uint64)
+  parent_hash = np.zeros(w, np.uint64)
+  state = np.full(w, initial, np.int64)
+  p_blank[0] = 0.0
+  n = 1
+  cand = np.zeros(max_candidates, np.int64)
+  entries = w + w * max_candidates
+  e_score = np.empty(entries)
+  e_blank = np.empty(entries)
+  e_label = np.empty(entries)
+  e_guided = np.empty(entries)
+  e_parent = np.empty(entries, np.int64)
+  e_char = np.empty(entries, np.int64)
+  total = np.empty(w)
+  last = np.empty(w, np.int64)
+  merged_from = np.empty(w, np.int64)
+  multiplier = np.uint64(0x9E3779B97F4A7C15)
+  for t in range(num_frames):
     frame = log_probs[t]
-    if frame[blank] > math.log(blank_skip):
-      for beam in beams.values():     # a blank frame: every path now ends in blank
-        beam.blank, beam.non_blank = beam.total + frame[blank], NEG_INF
+    for b in range(n):
+      total[b] = _logaddexp(p_blank[b], p_label[b])
+    if frame[blank] > log_skip:            # a blank frame: every path now ends in blank
+      for b in range(n):
+        p_blank[b] = total[b] + frame[blank]
+        p_label[b] = -np.inf
       continue
-    candidates = np.flatnonzero(np.exp(frame) > candidate_threshold)
-    candidates = candidates[candidates != blank]
-    if len(candidates) > beam_width:
-      candidates = candidates[np.argsort(frame[candidates])[-beam_width:]]
-    new: dict[tuple, _Beam] = {}
-
-    def get(prefix, lm):
-      if prefix not in new:
-        new[prefix] = _Beam(lm=lm)
-      return new[prefix]
-
-    for prefix, beam in beams.items():
-      total = beam.total
-      stay = get(prefix, beam.lm)
-      stay.blank = _logsumexp(stay.blank, total + frame[blank])
-      if prefix:                                     # repeat of the last label
-        stay.non_blank = _logsumexp(stay.non_blank, beam.non_blank + frame[prefix[-1]])
-      permitted = allowed(prefix) if allowed else None
-      for c in candidates:
-        c = int(c)
-        if permitted is not None and c not in permitted:
+    # The K most likely labels above the threshold (insertion into a sorted list).
+    k = 0
+    for c in range(num_classes):
+      if c == blank or frame[c] <= log_threshold:
+        continue
+      if k < max_candidates:
+        k += 1
+      elif frame[c] <= frame[cand[k - 1]]:
+        continue
+      i = k - 1
+      while i > 0 and frame[cand[i - 1]] < frame[c]:
+        cand[i] = cand[i - 1]
+        i -= 1
+      cand[i] = c
+    for b in range(n):
+      last[b] = labels[b, length[b] - 1] if length[b] > 0 else -1
+    # Stays; and p + last(q) == q merges into beam q (at most one such p).
+    m = 0
+    for q in range(n):
+      stay_label = p_label[q] + frame[last[q]] if last[q] >= 0 else -np.inf
+      merged_from[q] = -1
+      if last[q] >= 0:
+        for p in range(n):
+          if hashes[p] == parent_hash[q] and length[p] + 1 == length[q]:
+            source = p_blank[p] if last[p] == last[q] else total[p]
+            stay_label = _logaddexp(stay_label, source + frame[last[q]])
+            merged_from[q] = p
+            break
+      e_blank[m] = total[q] + frame[blank]
+      e_label[m] = stay_label
+      e_guided[m] = guided[q]
+      e_score[m] = _logaddexp(e_blank[m], stay_label) + guided[q]
+      e_parent[m] = q
+      e_char[m] = -1
+      m += 1
+    # Extensions by each candidate, except those that are already a beam.
+    for p in range(n):
+      row = rows[state[p]] if guided_rows else rows[0]
+      allowed = next_state[state[p]]
+      for j in range(k):
+        c = cand[j]
+        if allowed[c] < 0 or row[c] == -np.inf:
           continue
-        lm = beam.lm + (lm_weight * lm_score(prefix, c) if lm_score else 0.0)
-        extended = get(prefix + (c,), lm)
-        # The same label twice needs a blank in between.
-        source = beam.blank if prefix and prefix[-1] == c else total
-        extended.non_blank = _logsumexp(extended.non_blank, source + frame[c])
-    beams = dict(sorted(new.items(), key=lambda kv: kv[1].total + kv[1].lm,
-                        reverse=True)[:beam_width])
-  return sorted(((p, b.total + b.lm) for p, b in beams.items()), key=lambda x: -x[1])
+        is_beam = False
+        for q in range(n):
+          if merged_from[q] == p and last[q] == c:
+            is_beam = True
+            break
+        if is_beam:
+          continue
+        source = p_blank[p] if last[p] == c else total[p]
+        e_blank[m] = -np.inf
+        e_label[m] = source + frame[c]
+        e_guided[m] = guided[p] + row[c]
+        e_score[m] = e_label[m] + e_guided[m]
+        e_parent[m] = p
+        e_char[m] = c
+        m += 1
+    order = np.argsort(-e_score[:m], kind="mergesort")
+    new_n = 0
+    new_labels = np.empty_like(labels)
+    new_length = np.empty_like(length)
+    new_hashes = np.empty_like(hashes)
+    new_parent_hash = np.empty_like(parent_hash)
+    new_state = np.empty_like(state)
+    for i in order[:w]:
+      if e_score[i] == -np.inf:
+        break
+      p, c = e_parent[i], e_char[i]
+      new_labels[new_n] = labels[p]
+      p_blank[new_n], p_label[new_n], guided[new_n] = e_blank[i], e_label[i], e_guided[i]
+      if c >= 0:
+        new_labels[new_n, length[p]] = c
+        new_length[new_n] = length[p] + 1
+        new_hashes[new_n] = hashes[p] * multiplier + np.uint64(c + 1)
+        new_parent_hash[new_n] = hashes[p]
+        new_state[new_n] = next_state[state[p], c]
+      else:
+        new_length[new_n] = length[p]
+        new_hashes[new_n] = hashes[p]
+        new_parent_hash[new_n] = parent_hash[p]
+        new_state[new_n] = state[p]
+      new_n += 1
+    n = new_n
+    labels, length, hashes, parent_hash, state = (new_labels, new_length, new_hashes,
+                                                  new_parent_hash, new_state)
+  score = np.empty(n)
+  for b in range(n):
+    score[b] = _logaddexp(p_blank[b], p_label[b]) + guided[b] + final[state[b]]
+  return labels[:n], length[:n], score
 
 
-def ctc_log_prob(probs: np.ndarray, labels, blank: int = 0) -> float:
-  """log P(labels | probs) under CTC: the forward algorithm over all
-  alignments, in log space, vectorized over the 2L+1 states."""
-  log_probs = np.log(np.maximum(np.asarray(probs, np.float64), 1e-30))
-  states = np.full(2 * len(labels) + 1, blank)
-  states[1::2] = labels
-  # A state may skip the blank before it unless it repeats the label two back.
-  skip = np.zeros(len(states), bool)
-  skip[3::2] = states[3::2] != states[1:-2:2]
-  alpha = np.full(len(states), NEG_INF)
-  alpha[0] = log_probs[0, blank]
-  if len(labels):
-    alpha[1] = log_probs[0, states[1]]
-  for t in range(1, len(log_probs)):
-    step = np.full_like(alpha, NEG_INF)
-    step[1:] = alpha[:-1]
-    jump = np.full_like(alpha, NEG_INF)
-    jump[2:] = np.where(skip[2:], alpha[:-2], NEG_INF)
-    alpha = np.logaddexp(np.logaddexp(alpha, step), jump) + log_probs[t, states]
-  return float(np.logaddexp(alpha[-1], alpha[-2]) if len(labels) else alpha[-1])
+def prefix_beam_search(matrix, beam_width: int = 16, blank: int = 0,
+                       guide: GuideTables | None = None, kind: str = "auto",
+                       candidate_threshold: float = 1e-3, blank_skip: float = 0.999,
+                       max_candidates: int | None = None) -> list[tuple[tuple, float]]:
+  """CTC prefix beam search on one (T, C) matrix, compiled (numba).
+
+  Per frame the `max_candidates` (default: `beam_width`) most likely labels
+  above `candidate_threshold` extend each prefix, and frames where blank
+  holds more than `blank_skip` of the mass are pure blank (they neither
+  extend nor split a prefix). A `guide` (language model or lexicon tables)
+  adds its log-scores to extensions and forbids labels (-inf). Returns
+  (prefix, log score) pairs, best first: log P(prefix | matrix) summed over
+  the alignments the beam kept, plus the guide's scores (and its `final`
+  score); prefixes scored -inf are never returned.
+  """
+  log_probs = as_log_probs(matrix, kind, blank)
+  num_classes = log_probs.shape[1]
+  guide = guide or no_guide(num_classes)
+  if guide.rows.shape[1] != num_classes:
+    raise MatrixError(f"The guide's tables have {guide.rows.shape[1]} classes, the matrix "
+                      f"{num_classes}.")
+  if beam_width < 1:
+    raise ValueError(f"beam_width must be >= 1, not {beam_width}.")
+  labels, length, score = _beam_search(
+      np.ascontiguousarray(log_probs), blank % num_classes, beam_width,
+      max(1, min(max_candidates or beam_width, num_classes - 1)),
+      math.log(max(candidate_threshold, 1e-300)), math.log(blank_skip),
+      guide.rows, guide.next, guide.final, guide.initial)
+  return [(tuple(labels[i, :length[i]].tolist()), float(score[i]))
+          for i in np.argsort(-score, kind="stable") if np.isfinite(score[i])]
+
+
+def ctc_log_probs(matrix, texts: list, blank: int = 0, kind: str = "auto") -> np.ndarray:
+  """log P(labels | matrix) under CTC for many label sequences at once: the
+  forward algorithm over all alignments, in log space, vectorized over
+  sequences and their 2L + 1 states (T steps of array operations).
+  Sequences too long for the matrix get -inf."""
+  log_probs = as_log_probs(matrix, kind, blank)
+  blank %= log_probs.shape[1]
+  num_frames = log_probs.shape[0]
+  if not texts:
+    return np.zeros(0)
+  lengths = np.array([len(t) for t in texts])
+  num_states = 2 * lengths.max() + 1
+  states = np.full((len(texts), num_states), blank)
+  for i, t in enumerate(texts):
+    states[i, 1:2 * len(t):2] = t
+  # A label state may skip the blank before it unless it repeats the label two back.
+  skip = np.zeros(states.shape, bool)
+  skip[:, 3::2] = states[:, 3::2] != states[:, 1:-2:2]
+  alpha = np.full(states.shape, NEG_INF)
+  if num_frames == 0:
+    return np.where(lengths == 0, 0.0, NEG_INF)
+  alpha[:, 0] = log_probs[0, blank]
+  if num_states > 1:
+    alpha[:, 1] = np.where(lengths > 0, log_probs[0, states[:, 1]], NEG_INF)
+  emissions = log_probs[:, states]                          # (T, N, S)
+  for t in range(1, num_frames):
+    stepped = np.logaddexp(alpha[:, 1:], alpha[:, :-1])
+    stepped[:, 1:] = np.where(skip[:, 2:], np.logaddexp(stepped[:, 1:], alpha[:, :-2]),
+                              stepped[:, 1:])
+    alpha = np.concatenate([alpha[:, :1], stepped], axis=1) + emissions[t]
+  rows = np.arange(len(texts))
+  end = alpha[rows, 2 * lengths]
+  return np.where(lengths > 0, np.logaddexp(end, alpha[rows, np.maximum(2 * lengths - 1, 0)]),
+                  end)
+
+
+def ctc_log_prob(matrix, labels, blank: int = 0, kind: str = "auto") -> float:
+  """log P(labels | matrix) under CTC (summed over all alignments)."""
+  return float(ctc_log_probs(matrix, [list(labels)], blank, kind)[0])

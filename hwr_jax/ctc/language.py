@@ -1,10 +1,15 @@
-"""Character n-gram language model and lexicon trie for guiding CTC beam search.
+"""Character n-gram language model and lexicon trie for guiding CTC beam search,
+and both as the tables `decoders.prefix_beam_search` follows (`GuideTables`).
 
 Both work on lowercased characters: case is left to the optical model.
 """
 
 import collections
 import math
+
+import numpy as np
+
+from hwr_jax.ctc.decoders import NEG_INF, GuideTables
 
 BOW, EOW = "^", "$"   # word boundaries
 
@@ -45,22 +50,45 @@ class CharNgramLM:
   def log_prob(self, context: str, char: str) -> float:
     return math.log(max(self.prob(context, char), 1e-12))
 
+  def log_probs(self, context: str, chars, padded: bool = False) -> np.ndarray:
+    """log P(char | context) for each of `chars`, one interpolation pass.
+    `padded`: the context is used as given (no begin-of-word padding)."""
+    if not padded:
+      context = (BOW * (self.order - 1) + context.lower())[-(self.order - 1):] if self.order > 1 else ""
+    chars = [c.lower() for c in chars]
+    p = np.full(len(chars), 1.0 / len(self.vocabulary))
+    for n in range(min(self.order, len(context) + 1)):
+      counter = self.counts[n].get(context[len(context) - n:] if n else "")
+      if not counter:
+        continue
+      total, types = sum(counter.values()), len(counter)
+      lam = total / (total + types)
+      p = lam * np.array([counter.get(c, 0.0) for c in chars]) / total + (1 - lam) * p
+    return np.log(np.maximum(p, 1e-12))
+
 
 class Lexicon:
-  """A prefix trie over a word list with frequency priors."""
+  """A prefix trie over a word list (lowercased) with frequency priors and
+  each word's spellings as listed ("Finland", "iPhone")."""
 
   def __init__(self, words, frequencies=None):
     self.root: dict = {}
     self.log_prior: dict[str, float] = {}
+    self.spellings: dict[str, list[str]] = {}
     frequencies = frequencies if frequencies is not None else [1.0] * len(words)
     total = float(sum(frequencies))
     for word, freq in zip(words, frequencies):
+      if not word:
+        continue
       node = self.root
       for ch in word.lower():
         node = node.setdefault(ch, {})
       node[EOW] = True
       self.log_prior[word.lower()] = max(self.log_prior.get(word.lower(), -1e9),
                                          math.log(max(freq, 1e-12) / total))
+      spellings = self.spellings.setdefault(word.lower(), [])
+      if word not in spellings:
+        spellings.append(word)
 
   def _node(self, prefix: str):
     node = self.root
@@ -90,3 +118,78 @@ class Lexicon:
     if not words:
       raise ValueError(f"{path}: no words found")
     return cls(words, freqs)
+
+
+def label_chars(charset: str, num_classes: int, blank: int = 0) -> list[str]:
+  """The character of each label of a (T, num_classes) matrix: the labels
+  other than `blank` are the charset in order ("" for the blank)."""
+  blank %= num_classes
+  if len(charset) != num_classes - 1:
+    raise ValueError(f"A matrix of {num_classes} classes needs a charset of {num_classes - 1} "
+                     f"characters (plus the blank), not {len(charset)}.")
+  chars = list(charset)
+  chars.insert(blank, "")
+  return chars
+
+
+def char_lm_tables(lm: CharNgramLM, chars: list[str], weight: float) -> GuideTables:
+  """A character n-gram model as beam-search tables: `weight` * log P(char |
+  the prefix's last characters) per extension, and of the end of the word at
+  the end. A state is the longest context the model has counts for (a
+  longer one it never saw scores the same), so the tables are exact."""
+  contexts = sorted({ctx for n in range(lm.order) for ctx in lm.counts[n]}, key=len)
+  index = {ctx: i for i, ctx in enumerate(contexts)}
+  lowered = [c.lower() for c in chars]
+  keep = lm.order - 1
+
+  def state_of(text: str) -> int:
+    text = text[-keep:] if keep else ""
+    while text not in index:
+      text = text[1:]
+    return index[text]
+
+  rows = np.zeros((len(contexts), len(chars)), np.float32)
+  next_state = np.full((len(contexts), len(chars)), -1, np.int32)
+  final = np.zeros(len(contexts))
+  for s, ctx in enumerate(contexts):
+    rows[s] = weight * lm.log_probs(ctx, [c or EOW for c in lowered], padded=True)
+    final[s] = weight * lm.log_probs(ctx, [EOW], padded=True)[0]
+    for label, ch in enumerate(lowered):
+      if ch:
+        next_state[s, label] = state_of(ctx + ch)
+  return GuideTables(rows, next_state, final, state_of(BOW * keep))
+
+
+def lexicon_tables(lexicon: Lexicon, chars: list[str]) -> GuideTables:
+  """A lexicon trie as beam-search tables: only labels that continue a word
+  of the lexicon (case-insensitively) may extend a prefix, and only a whole
+  word may end the text. A state is a trie node."""
+  by_char: dict[str, list[int]] = {}
+  for label, ch in enumerate(chars):
+    if ch:
+      by_char.setdefault(ch.lower(), []).append(label)
+  nodes = [lexicon.root]
+  ids = {id(lexicon.root): 0}
+  for node in nodes:                        # breadth first; the list grows as it goes
+    for ch, child in node.items():
+      if ch != EOW and ch in by_char and id(child) not in ids:
+        ids[id(child)] = len(nodes)
+        nodes.append(child)
+  next_state = np.full((len(nodes), len(chars)), -1, np.int32)
+  final = np.full(len(nodes), NEG_INF)
+  for s, node in enumerate(nodes):
+    for ch, child in node.items():
+      if ch == EOW:
+        final[s] = 0.0
+      elif ch in by_char:
+        next_state[s, by_char[ch]] = ids[id(child)]
+  return GuideTables(np.zeros((1, len(chars)), np.float32), next_state, final, 0)
+
+
+def char_class_tables(chars: list[str], accept) -> GuideTables:
+  """Only labels whose characters pass `accept` (e.g. str.isdigit), at
+  least one of them."""
+  allowed = np.array([bool(c) and accept(c) for c in chars])
+  next_state = np.where(allowed, 1, -1)[None, :].repeat(2, 0)
+  return GuideTables(np.zeros((1, len(chars)), np.float32), next_state,
+                     np.array([NEG_INF, 0.0]), 0)

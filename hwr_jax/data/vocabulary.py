@@ -36,3 +36,35 @@ def read(workdir: str) -> collections.Counter | None:
       if text:
         counts[text] += int(count)
   return counts
+
+
+CLASS_COUNTS_FILE = "class_counts.json"
+
+
+def write_class_counts(workdir: str, charset: str, labels) -> None:
+  """A classifier's training examples per class (`<workdir>/class_counts.json`):
+  the prior the segmentation reader divides out to turn its posteriors into
+  likelihoods for dictionary decoding."""
+  import json
+
+  import numpy as np
+  os.makedirs(workdir, exist_ok=True)
+  counts = np.bincount(np.asarray(labels), minlength=len(charset)).tolist()
+  path = os.path.join(workdir, CLASS_COUNTS_FILE)
+  with open(path + ".tmp", "w") as f:
+    json.dump({"charset": charset, "counts": counts}, f)
+  os.replace(path + ".tmp", path)
+
+
+def read_class_counts(workdir: str, charset: str):
+  """The class counts of the run in `workdir` (a numpy array in `charset`'s
+  order), or None when it has none or they are of another charset."""
+  import json
+
+  import numpy as np
+  path = os.path.join(workdir, CLASS_COUNTS_FILE)
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    data = json.load(f)
+  return np.array(data["counts"], np.float64) if data.get("charset") == charset else None

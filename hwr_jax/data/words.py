@@ -93,9 +93,10 @@ def word_list(size: int = 20000) -> tuple[list[str], np.ndarray]:
   return list(words), weights.copy()
 
 
-def sample_texts(n: int, rng: np.random.Generator, words=None, max_len: int = 12) -> list[str]:
-  """Texts as in handwriting: mostly lowercase words, some Capitalized, some
-  ALL-CAPS, some digit strings."""
+def sample_texts(n: int, rng: np.random.Generator, words=None, max_len: int = 12,
+                 digits: float = 0.1) -> list[str]:
+  """Texts as in handwriting: mostly lowercase words, some Capitalized (15 %),
+  some ALL-CAPS (8 %), a `digits` share of digit strings."""
   words, weights = words or word_list()
   # The draws of rng.choice(len(words), p=weights), without its O(len(words))
   # set-up per call: the same words for the same rng.
@@ -104,13 +105,13 @@ def sample_texts(n: int, rng: np.random.Generator, words=None, max_len: int = 12
   texts = []
   while len(texts) < n:
     kind = rng.random()
-    if kind < 0.1:
+    if kind < digits:
       text = "".join(rng.choice(list("0123456789"), rng.integers(1, 7)))
     else:
       text = words[int(cdf.searchsorted(rng.random(), side="right"))]
-      if kind < 0.25:
+      if kind < digits + 0.15:
         text = text.capitalize()
-      elif kind < 0.33:
+      elif kind < digits + 0.23:
         text = text.upper()
     if len(text) <= max_len:
       texts.append(text)
@@ -205,7 +206,7 @@ def render_word(text: str, bank: GlyphBank, rng: np.random.Generator,
 
 
 def sample_words(n: int, bank: GlyphBank, rng: np.random.Generator, words=None,
-                 max_len: int = 12) -> tuple[list[np.ndarray], list[str]]:
+                 max_len: int = 12, digits: float = 0.1) -> tuple[list[np.ndarray], list[str]]:
   """`n` sampled texts (see `sample_texts`) and their rendered images."""
-  texts = sample_texts(n, rng, words, max_len)
+  texts = sample_texts(n, rng, words, max_len, digits)
   return [render_word(t, bank, rng) for t in texts], texts

@@ -58,8 +58,8 @@ def default_lexicon(counts=None):
 
 class CRNNReader(Reader):
   """Reads whole word images with a trained CRNN (a configs/words.py or
-  configs/iam_words.py workdir) and a CTC decoder: best_path, beam, beam_lm
-  or lexicon. The lexicon and language model know the English word list and
+  configs/iam_words.py workdir) and a CTC decoder: best_path, beam, beam_lm,
+  lexicon or token_passing. The lexicon and language model know the English word list and
   the words the model trained on (the workdir's vocabulary.tsv, if any)."""
 
   def __init__(self, workdir: str, checkpoint: str = "best", decoder: str = "best_path",
@@ -76,7 +76,7 @@ class CRNNReader(Reader):
     counts = vocabulary.read(workdir) if workdir else None
     lm = default_language_model(counts) if decoder == "beam_lm" else None
     lexicon = None
-    if decoder == "lexicon":
+    if decoder in ("lexicon", "token_passing"):
       from hwr_jax.ctc.language import Lexicon
       lexicon = Lexicon.from_file(lexicon_path) if lexicon_path else default_lexicon(counts)
     if lm_weight < 0:

@@ -1,12 +1,14 @@
 """The segmentation reader: cut a word or line image into characters
 (`hwr_jax/segment.py`), classify all of them in one compiled call, then apply
-the word rules (`rules.py`)."""
+the word rules (`rules.py`), or read each word as the best dictionary word
+(`decoder="lexicon"`: the characters' distributions as a CTC matrix,
+`hwr_jax/ctc/dictionary.py`)."""
 
 import numpy as np
 
 from hwr_jax import inference, segment
 from hwr_jax.readers import rules
-from hwr_jax.readers.base import Character, Reader, Reading, expect_model
+from hwr_jax.readers.base import Character, Reader, ReaderError, Reading, expect_model
 
 
 def _words(n: int, spaces_before: list[int]):
@@ -20,7 +22,8 @@ class SegmentationReader(Reader):
   classifier (a configs/balanced.py, byclass.py or dev_*.py workdir)."""
 
   def __init__(self, workdir: str, checkpoint: str = "best", use_case_by_size: bool = True,
-               use_word_rules: bool = True, model: inference.Model | None = None):
+               use_word_rules: bool = True, model: inference.Model | None = None,
+               decoder: str = "best_path", lexicon_path: str | None = None):
     if model is None:
       expect_model(workdir, "cnn", "the segmentation reader needs a character classifier "
                    "(python launch.py --config=configs/dev_byclass.py)")
@@ -29,6 +32,21 @@ class SegmentationReader(Reader):
     self.charset = self.model.charset
     self.use_case_by_size = use_case_by_size
     self.use_word_rules = use_word_rules
+    if decoder not in ("best_path", "lexicon"):
+      raise ReaderError(f"The segmentation reader reads each character's best class "
+                        f"(best_path, with its word rules) or the best dictionary word "
+                        f"(lexicon), not {decoder!r}.")
+    self.dictionary, self.class_prior = None, None
+    if decoder == "lexicon":
+      from hwr_jax.data import vocabulary
+      counts = vocabulary.read_class_counts(workdir, self.charset) if workdir else None
+      if counts is not None:
+        self.class_prior = np.maximum(counts, 1) / np.maximum(counts, 1).sum()
+      from hwr_jax.ctc.dictionary import DictionaryDecoder
+      from hwr_jax.ctc.language import Lexicon
+      from hwr_jax.readers.crnn import default_lexicon
+      lexicon = Lexicon.from_file(lexicon_path) if lexicon_path else default_lexicon()
+      self.dictionary = DictionaryDecoder(self.charset, lexicon)
 
   def prepare(self, image: np.ndarray) -> segment.Segmentation:
     return segment.segment(image)
@@ -45,7 +63,46 @@ class SegmentationReader(Reader):
       start += len(seg.crops)
     return readings
 
+  def _dictionary_reading(self, seg: segment.Segmentation, probs: np.ndarray) -> Reading:
+    """Each word of the line as the best dictionary word (or number) for its
+    characters' distributions; per-character results where the word has as
+    many characters as segments."""
+    from hwr_jax.ctc.dictionary import segments_as_frames
+    words, characters, optical = [], [], 0.0
+    for start, end in _words(len(probs), seg.spaces_before):
+      found = self.dictionary.decode(segments_as_frames(self._likelihoods(
+          probs[start:end], seg.boxes[start:end])), kind="probs")
+      words.append(found.text)
+      optical += found.optical
+      if characters is not None and len(found.text) == end - start:
+        characters += [Character(ch, round(float(probs[i, self.charset.index(ch)]), 4),
+                                 seg.input_box(seg.boxes[i]))
+                       for i, ch in zip(range(start, end), found.text)]
+      else:
+        characters = None
+    return Reading(" ".join(words), characters or [], seg, round(float(np.exp(optical)), 4))
+
+  def _likelihoods(self, probs: np.ndarray, boxes) -> np.ndarray:
+    """A word's per-character posteriors made fit for a dictionary: divided
+    by the classes' training frequencies when the workdir has them (EMNIST
+    has ~10x more 0 than o: left in, numbers would beat words), and the case
+    of same-shape letters (o/O, s/S, ...) taken mostly from their size."""
+    if self.class_prior is not None:
+      probs = probs / self.class_prior
+      probs = probs / probs.sum(1, keepdims=True)
+    probs = probs.copy()
+    chars = [self.charset[k] for k in probs.argmax(-1)]
+    by_size = rules.case_by_size(chars, boxes, self.charset)
+    for i, k in enumerate(by_size):
+      ch = self.charset[k]
+      if ch.lower() in rules.SAME_SHAPE and ch.swapcase() in self.charset:
+        other = self.charset.index(ch.swapcase())
+        probs[i, k], probs[i, other] = probs[i, k] + 0.8 * probs[i, other], 0.2 * probs[i, other]
+    return probs
+
   def _reading(self, seg: segment.Segmentation, probs: np.ndarray) -> Reading:
+    if self.dictionary is not None:
+      return self._dictionary_reading(seg, probs)
     classes = probs.argmax(-1)
     for start, end in _words(len(classes), seg.spaces_before):
       if self.use_word_rules:

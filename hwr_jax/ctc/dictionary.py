@@ -1,0 +1,210 @@
+"""Dictionary decoding: the best-scoring word of a lexicon (in the case it is
+written), or a number, or (only when the image is clearly neither) the
+open-vocabulary reading.
+
+Candidates come from a lexicon-trie beam search on the case-folded matrix
+(upper and lower case of a letter summed, so the beam holds different words
+rather than case variants of one), from a digits-only beam search and from
+the open beam search. Each word's case variants (as listed, lower,
+Capitalized, UPPER) and the numbers are then scored exactly: log P(text |
+matrix) under CTC, all candidates in one vectorized forward pass, plus
+log-priors: a word's is log P(word) (between uniform over the lexicon and its
+frequency: `frequency_weight`) + log P(case), a number's log(share of
+numbers) - digits * log(10). The open-vocabulary text wins
+only when its CTC score beats the best dictionary candidate's by more than
+`open_margin` nats (calibrated on validation words: experiments/dictionary_decoding.py).
+
+With `search="token_passing"`, the word candidates are instead the lexicon
+words with the best single alignment (Viterbi; token passing of Graves et
+al., 2009, without a grammar), every word scored at once.
+"""
+
+import dataclasses
+
+import numpy as np
+
+from hwr_jax.ctc import decoders
+from hwr_jax.ctc.language import Lexicon, char_class_tables, label_chars, lexicon_tables
+
+CASE_LOG_PRIORS = {"listed": np.log(0.7), "capitalized": np.log(0.2), "upper": np.log(0.1),
+                   "lower": np.log(0.05)}
+NUMBER_SHARE = 0.1   # of all words, numbers (their digits uniform)
+
+
+@dataclasses.dataclass
+class Decoded:
+  text: str
+  score: float        # log P(text | matrix) + log-priors
+  optical: float      # log P(text | matrix) under CTC
+  source: str         # "word", "number" or "open"
+
+
+def fold_case(log_probs: np.ndarray, chars: list[str]) -> tuple[np.ndarray, list[str]]:
+  """Sums upper and lower case of each letter: (T, C) log-probabilities ->
+  (T, C') and the folded labels' characters (lowercase; the blank stays "")."""
+  folded: list[str] = []
+  index = []
+  for ch in chars:
+    key = ch.lower()
+    if key not in folded or key == "":
+      folded.append(key)
+    index.append(len(folded) - 1 if key == "" else folded.index(key))
+  onehot = np.zeros((len(chars), len(folded)))
+  onehot[np.arange(len(chars)), index] = 1.0
+  with np.errstate(divide="ignore"):
+    return np.log(np.exp(log_probs) @ onehot), folded
+
+
+def case_variants(word: str, spellings: list[str]) -> list[tuple[str, str]]:
+  """(text, case) of a lexicon word: its listed spellings, then lower,
+  Capitalized and UPPER where they differ."""
+  out = [(s, "listed") for s in spellings]
+  for text, case in ((word.capitalize(), "capitalized"), (word.upper(), "upper"),
+                     (word.lower(), "lower")):
+    if text not in [t for t, _ in out]:
+      out.append((text, case))
+  return out
+
+
+class DictionaryDecoder:
+  """Reads one (T, C) matrix as a lexicon word, a number, or, when neither
+  fits, the open-vocabulary text (see the module's docstring)."""
+
+  def __init__(self, charset: str, lexicon: Lexicon, blank: int = 0, beam_width: int = 32,
+               num_words: int = 8, frequency_weight: float = 0.0,
+               case_log_priors: dict | None = None, number_share: float = NUMBER_SHARE,
+               open_margin: float = 5.0, fallback: bool = True):
+    self.charset, self.lexicon, self.blank = charset, lexicon, blank
+    self.beam_width, self.num_words = beam_width, num_words
+    self.frequency_weight = frequency_weight
+    self.case_log_priors = dict(CASE_LOG_PRIORS, **(case_log_priors or {}))
+    self.number_share, self.open_margin, self.fallback = number_share, open_margin, fallback
+    self._uniform = -np.log(max(len(lexicon.log_prior), 1))
+    self._guides: dict = {}
+
+  def _setup(self, num_classes: int):
+    """Label maps and guides for matrices of `num_classes` classes (cached)."""
+    if num_classes not in self._guides:
+      chars = label_chars(self.charset, num_classes, self.blank)
+      _, folded = fold_case(np.zeros((1, num_classes)), chars)
+      self._guides[num_classes] = (chars, folded, lexicon_tables(self.lexicon, folded),
+                                   char_class_tables(chars, str.isdigit))
+    return self._guides[num_classes]
+
+  def candidates(self, log_probs: np.ndarray, search: str = "beam"
+                 ) -> list[tuple[str, str, float]]:
+    """(text, source, log-prior) of every text worth scoring exactly."""
+    chars, folded, words_guide, digits_guide = self._setup(log_probs.shape[1])
+    folded_probs, _ = fold_case(log_probs, chars)
+    if search == "token_passing":
+      found = [w for w, _ in token_passing(folded_probs, words_guide, folded, self.num_words)]
+    else:
+      # Any letter the trie allows may extend a prefix, however unlikely: the
+      # word is scored exactly afterwards.
+      found = ["".join(folded[k] for k in labels) for labels, _ in decoders.prefix_beam_search(
+          folded_probs, self.beam_width, blank=folded.index(""), guide=words_guide,
+          kind="log_probs", candidate_threshold=1e-12)[:self.num_words]]
+    out = []
+    word_share = np.log(1 - self.number_share)
+    for word in found:
+      prior = word_share + self.frequency_weight * self.lexicon.log_prior[word] + \
+          (1 - self.frequency_weight) * self._uniform
+      for text, case in case_variants(word, self.lexicon.spellings[word]):
+        out.append((text, "word", prior + self.case_log_priors[case]))
+    for labels, _ in decoders.prefix_beam_search(log_probs, 4, blank=self.blank,
+                                                 guide=digits_guide, kind="log_probs")[:2]:
+      out.append(("".join(chars[k] for k in labels), "number",
+                  np.log(self.number_share) - len(labels) * np.log(10)))
+    return out
+
+  def best_and_open(self, matrix, kind: str = "auto", search: str = "beam"
+                    ) -> tuple[Decoded | None, Decoded]:
+    """The best dictionary candidate (None if none can be aligned) and the
+    open-vocabulary reading, each scored; `decode` picks between them."""
+    log_probs = decoders.as_log_probs(matrix, kind, self.blank)
+    chars = self._setup(log_probs.shape[1])[0]
+    to_labels = {c: k for k, c in enumerate(chars) if c}
+    found = [c for c in self.candidates(log_probs, search) if all(ch in to_labels for ch in c[0])]
+    (open_labels, _), *_ = decoders.prefix_beam_search(log_probs, self.beam_width,
+                                                       blank=self.blank, kind="log_probs")
+    open_text = "".join(chars[k] for k in open_labels)
+    texts = [t for t, _, _ in found] + [open_text]
+    optical = decoders.ctc_log_probs(log_probs, [[to_labels[c] for c in t] for t in texts],
+                                     blank=self.blank, kind="log_probs")
+    scores = optical[:-1] + np.array([p for _, _, p in found])
+    best = None
+    if len(found) and np.isfinite(scores.max()):
+      i = int(np.argmax(scores))
+      best = Decoded(found[i][0], float(scores[i]), float(optical[i]), found[i][1])
+    return best, Decoded(open_text, float(optical[-1]), float(optical[-1]), "open")
+
+  def decode(self, matrix, kind: str = "auto", search: str = "beam") -> Decoded:
+    """`search`: how word candidates are found, "beam" (trie-guided beam
+    search) or "token_passing"."""
+    best, open_reading = self.best_and_open(matrix, kind, search)
+    if best is not None and (not self.fallback or
+                             open_reading.optical <= best.optical + self.open_margin):
+      return best
+    if not self.fallback:
+      return Decoded("", decoders.NEG_INF, decoders.NEG_INF, "none")
+    return open_reading
+
+
+def token_passing(log_probs: np.ndarray, tables, folded: list[str], n: int = 8
+                  ) -> list[tuple[str, float]]:
+  """The `n` lexicon words (lowercase) with the best single CTC alignment
+  (Viterbi: token passing without a grammar) on a case-folded (T, C')
+  log-probability matrix, with that alignment's log-probability. Every word
+  is scored at once, on the lexicon's trie (`language.lexicon_tables`): each
+  node holds a token for its label and one for the blank after it, and a
+  frame is a few array operations over all nodes (words share prefixes)."""
+  parent, label, words_end = _trie_arrays(tables)
+  blank = folded.index("")
+  num_nodes = len(parent)
+  on_label = np.full(num_nodes, decoders.NEG_INF)     # best path ending in the node's label
+  on_blank = np.full(num_nodes, decoders.NEG_INF)     # ... in a blank after it
+  on_blank[0] = log_probs[0, blank]
+  first = parent == 0
+  on_label[first] = log_probs[0, label[first]]
+  may_skip = label != label[parent]   # a blank is needed between two equal labels
+  for t in range(1, len(log_probs)):
+    from_parent = np.maximum(on_blank[parent], np.where(may_skip, on_label[parent], decoders.NEG_INF))
+    new_label = np.maximum(on_label, from_parent) + log_probs[t, label]
+    on_blank = np.maximum(on_blank, on_label) + log_probs[t, blank]
+    on_label = new_label
+    on_label[0] = decoders.NEG_INF
+  end = np.where(words_end, np.maximum(on_label, on_blank), decoders.NEG_INF)
+  top = np.argsort(-end, kind="stable")[:n]
+  return [(_spell(s, parent, label, folded), float(end[s])) for s in top if np.isfinite(end[s])]
+
+
+def _trie_arrays(tables):
+  """parent, label and word-end flags of each trie node (node 0: the root)."""
+  if "_trie" not in tables.__dict__:
+    states, labels = np.nonzero(tables.next >= 0)
+    parent = np.zeros(len(tables.next), np.int64)
+    label = np.zeros(len(tables.next), np.int64)
+    parent[tables.next[states, labels]] = states
+    label[tables.next[states, labels]] = labels
+    object.__setattr__(tables, "_trie", (parent, label, np.isfinite(tables.final)))
+  return tables.__dict__["_trie"]
+
+
+def _spell(node: int, parent, label, folded) -> str:
+  chars = []
+  while node:
+    chars.append(folded[label[node]])
+    node = parent[node]
+  return "".join(reversed(chars))
+
+
+def segments_as_frames(char_probs: np.ndarray, blank_mass: float = 1e-3) -> np.ndarray:
+  """A segmentation reader's (N, K) per-character probabilities as a CTC
+  matrix (2N, K + 1), blank first: each segment becomes two frames of its
+  distribution with `blank_mass` on the blank. A character split into two
+  segments can then be read once (its frames merge), and two characters
+  merged into one segment can be read as two (one per frame), each at the
+  cost the classifier's probabilities give it; leaving a segment unread
+  costs two blanks (small `blank_mass`: rarely worth it)."""
+  frames = np.repeat(np.asarray(char_probs, np.float64), 2, axis=0) * (1 - blank_mass)
+  return np.concatenate([np.full((len(frames), 1), blank_mass), frames], axis=1)
