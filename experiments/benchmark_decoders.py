@@ -8,10 +8,13 @@
   # 2. pyctcdecode pins numpy<2, so it lives in its own environment:
   python -m venv /tmp/ctc && /tmp/ctc/bin/pip install 'numpy<2' pyctcdecode==0.5.0
   /tmp/ctc/bin/python experiments/benchmark_decoders.py --peer=pyctcdecode --out=outputs/decoders
+  python experiments/benchmark_decoders.py --compare --out=outputs/decoders
 
 Prints the median ms per matrix (after a warm-up) per set (words, lines),
 and for the peer how often its text equals ours (beam search, same width,
-no LM). Both sides read the same log-probability matrices.
+no LM). Both sides read the same log-probability matrices. Where the texts
+differ, `--compare` (project environment, after both) says whose text is
+more probable under CTC (the exact forward score).
 """
 
 import argparse
@@ -92,10 +95,30 @@ def time_pyctcdecode(args):
     matrices = [data[f"arr_{i}"] for i in range(len(data.files))]
     ms, texts = _time(lambda m: decoder.decode(m, beam_width=meta["beam_width"]), matrices)
     report(name, "pyctcdecode 0.5 decode", ms, matrices, meta["beam_width"])
+    json.dump(texts, open(os.path.join(args.out, f"pyctcdecode_{name}.json"), "w"))
     same = np.mean([a == b for a, b in zip(texts, ours["ours_texts"])])
     print(f"{name}: pyctcdecode {ms:.2f} ms, hwr-jax {ours['ours_ms']:.2f} ms per matrix "
           f"(hwr-jax {ms / ours['ours_ms']:.2f}x as fast); the same text on {100 * same:.1f} % "
           f"of {len(texts)} matrices")
+
+
+def compare(args):
+  from hwr_jax.ctc import decoders
+  meta = json.load(open(os.path.join(args.out, "matrices.json")))
+  index = {c: k + 1 for k, c in enumerate(meta["charset"])}
+  for name, ours in meta["sets"].items():
+    data = np.load(os.path.join(args.out, f"{name}.npz"))
+    theirs = json.load(open(os.path.join(args.out, f"pyctcdecode_{name}.json")))
+    better = worse = 0
+    for i, (a, b) in enumerate(zip(ours["ours_texts"], theirs)):
+      if a != b:
+        m = data[f"arr_{i}"]
+        score_a, score_b = (decoders.ctc_log_prob(m, [index[c] for c in t], kind="log_probs")
+                            for t in (a, b))
+        better += score_a > score_b
+        worse += score_a < score_b
+    print(f"{name}: texts differ on {better + worse} matrices; ours is the more probable text "
+          f"on {better}, pyctcdecode's on {worse}")
 
 
 def report(name, who, ms, matrices, beam_width):
@@ -114,5 +137,9 @@ if __name__ == "__main__":
   parser.add_argument("--beam_width", type=int, default=25)
   parser.add_argument("--seed", type=int, default=0)
   parser.add_argument("--peer", choices=["pyctcdecode"])
+  parser.add_argument("--compare", action="store_true")
   args = parser.parse_args()
-  time_pyctcdecode(args) if args.peer else export_and_time_ours(args)
+  if args.compare:
+    compare(args)
+  else:
+    time_pyctcdecode(args) if args.peer else export_and_time_ours(args)

@@ -133,7 +133,7 @@ def main(argv):
       ("segmentation lexicon", seg_decoder, segment_frames(*segment_probs(cal_images)), "probs")):
     pairs = [dictionary.best_and_open(m, kind) for m in mats]
     margin, curve = calibrate(pairs, cal_texts)
-    dictionary.open_margin = margin
+    dictionary.open_margin, dictionary.fallback = margin, bool(np.isfinite(margin))
     calibration[name] = {"margin": margin, "curve": curve}
     print(f"{name}: open-vocabulary margin {margin} nats (word accuracy on the calibration "
           f"words: {dict(curve)[margin]:.3f})")

@@ -281,7 +281,7 @@ def test_segments_as_frames_tolerate_split_and_merged_characters():
   from hwr_jax.ctc.dictionary import DictionaryDecoder, segments_as_frames
   charset = "abcdefghijklmnopqrstuvwxyz"
   lexicon = Lexicon(["morning", "moaning", "rn", "in"])
-  decoder = DictionaryDecoder(charset, lexicon)
+  decoder = DictionaryDecoder(charset, lexicon, fallback=False)   # as the segmentation reader
 
   def segments(*rows):   # each row: {char: probability}, the rest spread
     probs = np.full((len(rows), len(charset)), 1e-3)

@@ -12,7 +12,8 @@ log-priors: a word's is log P(word) (between uniform over the lexicon and its
 frequency: `frequency_weight`) + log P(case), a number's log(share of
 numbers) - digits * log(10). The open-vocabulary text wins
 only when its CTC score beats the best dictionary candidate's by more than
-`open_margin` nats (calibrated on validation words: experiments/dictionary_decoding.py).
+`open_margin` nats (8: calibrated for the CRNN on words apart from the test
+words, experiments/dictionary_decoding.py; `fallback=False`: never).
 
 With `search="token_passing"`, the word candidates are instead the lexicon
 words with the best single alignment (Viterbi; token passing of Graves et
@@ -73,7 +74,7 @@ class DictionaryDecoder:
   def __init__(self, charset: str, lexicon: Lexicon, blank: int = 0, beam_width: int = 32,
                num_words: int = 8, frequency_weight: float = 0.0,
                case_log_priors: dict | None = None, number_share: float = NUMBER_SHARE,
-               open_margin: float = 5.0, fallback: bool = True):
+               open_margin: float = 8.0, fallback: bool = True):
     self.charset, self.lexicon, self.blank = charset, lexicon, blank
     self.beam_width, self.num_words = beam_width, num_words
     self.frequency_weight = frequency_weight
@@ -198,13 +199,18 @@ def _spell(node: int, parent, label, folded) -> str:
   return "".join(reversed(chars))
 
 
-def segments_as_frames(char_probs: np.ndarray, blank_mass: float = 1e-3) -> np.ndarray:
+def segments_as_frames(char_probs: np.ndarray, segmentation_error: float = 0.05,
+                       skip: float = 1e-3) -> np.ndarray:
   """A segmentation reader's (N, K) per-character probabilities as a CTC
-  matrix (2N, K + 1), blank first: each segment becomes two frames of its
-  distribution with `blank_mass` on the blank. A character split into two
-  segments can then be read once (its frames merge), and two characters
-  merged into one segment can be read as two (one per frame), each at the
-  cost the classifier's probabilities give it; leaving a segment unread
-  costs two blanks (small `blank_mass`: rarely worth it)."""
-  frames = np.repeat(np.asarray(char_probs, np.float64), 2, axis=0) * (1 - blank_mass)
-  return np.concatenate([np.full((len(frames), 1), blank_mass), frames], axis=1)
+  matrix (2N, K + 1), blank first. Each segment becomes two frames: its
+  distribution (blank: `skip`), then the blank with probability 1 -
+  `segmentation_error` and its distribution with the rest. A segment is
+  then read as one character at little cost, a character split into two
+  segments once (its frames run on through the second frame), two merged
+  characters as two (one per frame), each of these at a cost of
+  `segmentation_error`, and a stray segment left unread at `skip`."""
+  probs = np.asarray(char_probs, np.float64)
+  first = np.concatenate([np.full((len(probs), 1), skip), (1 - skip) * probs], axis=1)
+  second = np.concatenate([np.full((len(probs), 1), 1 - segmentation_error),
+                           segmentation_error * probs], axis=1)
+  return np.stack([first, second], axis=1).reshape(2 * len(probs), -1)

@@ -46,7 +46,9 @@ class SegmentationReader(Reader):
       from hwr_jax.ctc.language import Lexicon
       from hwr_jax.readers.crnn import default_lexicon
       lexicon = Lexicon.from_file(lexicon_path) if lexicon_path else default_lexicon()
-      self.dictionary = DictionaryDecoder(self.charset, lexicon)
+      # Closed vocabulary: an open reading never won on the calibration words
+      # (experiments/dictionary_decoding.py).
+      self.dictionary = DictionaryDecoder(self.charset, lexicon, fallback=False)
 
   def prepare(self, image: np.ndarray) -> segment.Segmentation:
     return segment.segment(image)
