@@ -50,7 +50,11 @@ def main(argv):
   hypotheses = [segmenter.read(image).text for image in images]
   rows.append(("segmentation + CNN (word rules, case by size)", hypotheses,
                time.perf_counter() - start))
-  for decoder in ("best_path", "beam", "beam_lm", "lexicon"):
+  segmenter = SegmentationReader(FLAGS.classifier, decoder="lexicon")
+  start = time.perf_counter()
+  hypotheses = [r.text for r in segmenter.read_many(images)]
+  rows.append(("segmentation + CNN + dictionary", hypotheses, time.perf_counter() - start))
+  for decoder in ("best_path", "beam", "beam_lm", "lexicon", "token_passing"):
     reader = CRNNReader(FLAGS.crnn, decoder=decoder, beam_width=FLAGS.beam_width)
     reader.read_many(images[:64])                      # compile every bucket
     start = time.perf_counter()

@@ -39,7 +39,8 @@ def parse_args(argv):
                       help="segment: cut into characters and classify them (a classifier "
                            "workdir); crnn: read whole words (a configs/words.py workdir)")
   parser.add_argument("--decoder", default="best_path",
-                      choices=["best_path", "beam", "beam_lm", "lexicon", "token_passing"],
+                      choices=["best_path", "beam", "beam_lm", "lexicon", "token_passing",
+                               "word_beam"],
                       help="crnn: CTC decoder; segment: best_path (each character's best "
                            "class, word rules) or lexicon (the best dictionary word)")
   parser.add_argument("--beam-width", type=int, default=16, help="crnn: beam width")
@@ -49,6 +50,9 @@ def parse_args(argv):
                       help="--decoder=lexicon|token_passing: word list (one word per line, "
                            "optional count); default: the 20,000 most frequent English words "
                            "(and a word model's training words)")
+  parser.add_argument("--word-lm", metavar="FILE",
+                      help="crnn --decoder=word_beam: running text (one sentence or line per "
+                           "line) for the word bigram model; without it, the lexicon alone")
   parser.add_argument("--checkpoint", default="best", help="'best', 'latest' or a step")
   parser.add_argument("--json", action="store_true", help="print one JSON object per image")
   parser.add_argument("--show", metavar="OUT.png",
@@ -76,7 +80,7 @@ def main(argv=None) -> int:
   from hwr_jax import readers
   if args.reader == "crnn":
     options = dict(decoder=args.decoder, beam_width=args.beam_width, lexicon_path=args.lexicon,
-                   lm_weight=args.lm_weight)
+                   lm_weight=args.lm_weight, word_lm_path=args.word_lm)
   else:
     options = dict(use_case_by_size=not args.no_case_by_size,
                    use_word_rules=not args.no_word_rules, decoder=args.decoder,

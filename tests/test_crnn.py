@@ -83,6 +83,10 @@ def test_cli_reads_words_with_every_decoder(word_workdir, tmp_path):
     assert "no ink" in lines["blank.png"]["error"]
     assert "no handwriting found" in lines["noise16.png"]["error"]
     assert 0 <= lines["w.png"]["confidence"] <= 1 and isinstance(lines["w.png"]["text"], str)
+  # Word beam search reads lines: a model without a space in its charset is told so.
+  result = hwr_read(str(tmp_path / "w.png"), f"--workdir={word_workdir}", "--reader=crnn",
+                    "--decoder=word_beam")
+  assert result.returncode == 2 and "no space in its charset" in result.stderr
 
 
 def test_cli_refuses_a_classifier_for_the_crnn_reader(tmp_path):

@@ -298,3 +298,45 @@ def test_segments_as_frames_tolerate_split_and_merged_characters():
   merged = segments({"m": 0.9}, {"o": 0.9}, {"m": 0.5, "r": 0.2, "n": 0.2}, {"i": 0.9},
                     {"n": 0.9}, {"g": 0.9})
   assert decoder.decode(segments_as_frames(merged), "probs").text == "morning"
+
+
+def line_matrix(charset, frames, p=0.9):
+  """Frames: a character, None (blank) or {character: probability}."""
+  probs = np.full((len(frames), len(charset) + 1), 1e-3)
+  for t, f in enumerate(frames):
+    for c, q in (f.items() if isinstance(f, dict) else [(f, p)]):
+      probs[t, 0 if c is None else charset.index(c) + 1] = q
+  return probs / probs.sum(1, keepdims=True)
+
+
+def test_word_bigram_model_is_a_distribution_and_knows_the_start_of_a_line():
+  from hwr_jax.ctc.language import WordNgramLM
+  vocabulary = ["the", "cat", "sat", "on", "mat", "cot"]
+  lm = WordNgramLM([["The", "cat", "sat", "on", "the", "mat"], ["the", "cot", "xyz", "sat"]],
+                   vocabulary)
+  for previous in [None] + vocabulary:
+    total = sum(np.exp(lm.log_prob(previous, w)) for w in vocabulary)
+    assert total == pytest.approx(1.0), previous
+  assert lm.log_prob("the", "cat") > lm.log_prob("the", "sat")
+  assert lm.log_prob(None, "the") > lm.log_prob(None, "cat")
+  assert lm.log_prob("cot", "sat") < lm.log_prob("cat", "sat")   # 'xyz' broke that chain
+
+
+def test_word_beam_search_reads_lines_of_lexicon_words():
+  from hwr_jax.ctc.language import WordNgramLM
+  charset = " abcdehmnostT"
+  lexicon = Lexicon(["the", "cat", "cot", "sat", "on", "mat", "The"])
+  lm = WordNgramLM([["the", "cat", "sat", "on", "the", "mat"]] * 5 + [["the", "cot"]],
+                   sorted(lexicon.spellings))
+  # "The c?t sat": the optical model slightly prefers 'cot'; a stray 'h' in "sat".
+  probs = line_matrix(charset, ["T", "h", "e", None, " ", "c", {"o": 0.5, "a": 0.4}, "t", " ",
+                                "s", {"a": 0.5, "h": 0.4}, "t"])
+  words = TextDecoder(charset, lexicon=lexicon)                  # Words mode: the lexicon alone
+  assert words.decode(probs, "word_beam")[0] == "The cot sat"
+  ngrams = TextDecoder(charset, lexicon=lexicon, word_lm=lm, word_lm_weight=1.0)
+  assert ngrams.decode(probs, "word_beam")[0] == "The cat sat"
+  # A separator only after a whole word: "th e" cannot be read as two words.
+  probs = line_matrix(charset, ["t", "h", " ", "e", None, " ", "o", "n"])
+  assert words.decode(probs, "word_beam")[0] in ("the on", "The on")
+  with pytest.raises(ValueError, match="space"):
+    TextDecoder("abc", lexicon=Lexicon(["abc"])).decode(matrix([1, 0]), "word_beam")

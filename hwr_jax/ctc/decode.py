@@ -5,10 +5,10 @@ blank (`blank`, 0 unless told) are the charset's characters in order."""
 import numpy as np
 
 from hwr_jax.ctc import decoders
-from hwr_jax.ctc.dictionary import DictionaryDecoder
+from hwr_jax.ctc.dictionary import DictionaryDecoder, WordBeamDecoder
 from hwr_jax.ctc.language import CharNgramLM, Lexicon, char_lm_tables, label_chars
 
-DECODERS = ("best_path", "beam", "beam_lm", "lexicon", "token_passing")
+DECODERS = ("best_path", "beam", "beam_lm", "lexicon", "token_passing", "word_beam")
 
 
 class TextDecoder:
@@ -18,13 +18,18 @@ class TextDecoder:
 
   def __init__(self, charset: str, beam_width: int = 16, lm: CharNgramLM | None = None,
                lm_weight: float = 0.5, lexicon: Lexicon | None = None, blank: int = 0,
-               kind: str = "auto", **dictionary_options):
+               kind: str = "auto", word_lm=None, word_lm_weight: float = 0.5,
+               **dictionary_options):
     self.charset, self.blank, self.kind = charset, blank, kind
     self.beam_width = beam_width
     self.lm, self.lm_weight = lm, lm_weight
     self.lexicon = lexicon
     self.dictionary = DictionaryDecoder(charset, lexicon, blank=blank, beam_width=max(beam_width, 32),
                                         **dictionary_options) if lexicon else None
+    # Lines (the charset has a space): word beam search, "ngrams" mode with a word model.
+    self.word_beam_decoder = WordBeamDecoder(
+        charset, lexicon, word_lm, blank, max(beam_width, 25), word_lm_weight,
+        "ngrams" if word_lm is not None else "words") if lexicon and " " in charset else None
     self._lm_guides: dict = {}
 
   def chars(self, num_classes: int) -> list[str]:
@@ -78,4 +83,10 @@ class TextDecoder:
       return self.lexicon_word(matrix)
     if decoder == "token_passing":
       return self.lexicon_word(matrix, search="token_passing")
+    if decoder == "word_beam":
+      if self.word_beam_decoder is None:
+        raise ValueError("word_beam reads lines of words: it needs a lexicon and a charset with "
+                         "a space.")
+      found = self.word_beam_decoder.decode(matrix, self.kind)
+      return found.text, found.score
     raise ValueError(f"Unknown decoder {decoder!r}; choose from {DECODERS}.")

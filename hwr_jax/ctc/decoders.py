@@ -96,11 +96,21 @@ class GuideTables:
   next: np.ndarray      # (S, C) int32
   final: np.ndarray     # (S,) float64
   initial: int = 0
+  # Text of words (`language.word_tables`): the word each state ends (-1: none),
+  # the label between words, and a word n-gram model's arrays with its weight.
+  word_of_state: np.ndarray | None = None
+  separator: int = -1
+  word_lm: tuple | None = None
+  lm_weight: float = 0.0
 
   def __post_init__(self):
     for name, dtype in (("rows", np.float32), ("next", np.int32), ("final", np.float64)):
       object.__setattr__(self, name, np.ascontiguousarray(getattr(self, name), dtype))
-
+    if self.word_of_state is None:
+      object.__setattr__(self, "word_of_state", np.full(1, -1, np.int32))
+    if self.word_lm is None:   # a vocabulary of one word, never used
+      object.__setattr__(self, "word_lm", (np.zeros(1), np.zeros(0, np.int64), np.zeros(0),
+                                           np.zeros(2), np.zeros(2)))
 
 
 def no_guide(num_classes: int) -> GuideTables:
@@ -118,11 +128,31 @@ def _logaddexp(a: float, b: float) -> float:
 
 
 @numba.njit(cache=True)
+def _word_log_prob(previous, word, lm):
+  """log P(word | previous word) of a WordNgramLM's arrays (Witten-Bell
+  interpolation of bigram and unigram; `previous` == vocabulary size: the
+  start of the text)."""
+  unigram, keys, counts, totals, types = lm
+  p = math.exp(unigram[word])
+  total = totals[previous]
+  if total > 0:
+    key = previous * len(unigram) + word
+    i = np.searchsorted(keys, key)
+    count = counts[i] if i < len(keys) and keys[i] == key else 0.0
+    weight = total / (total + types[previous])
+    p = weight * count / total + (1 - weight) * p
+  return math.log(p)
+
+
+@numba.njit(cache=True)
 def _beam_search(log_probs, blank, beam_width, max_candidates, log_threshold, log_skip,
-                 rows, next_state, final, initial):
+                 rows, next_state, final, initial, word_of_state, separator, word_lm, lm_weight):
   """Prefix beam search on one (T, C) log-probability matrix, compiled
   (numba): W beams x K candidate labels per frame in flat arrays; prefixes
-  are told apart by a 64-bit hash (and their length)."""
+  are told apart by a 64-bit hash (and their length). With a `separator`
+  label (>= 0), the guide's states are a lexicon trie's and the text is
+  words: the separator may follow a whole word only, adds `lm_weight` * log
+  P(word | previous word) and returns to the trie's root."""
   num_frames, num_classes = log_probs.shape
   w = beam_width
   guided_rows = rows.shape[0] > 1
@@ -136,6 +166,8 @@ def _beam_search(log_probs, blank, beam_width, max_candidates, log_threshold, lo
   hashes = np.zeros(w, np.uint64)
   parent_hash = np.zeros(w, np.uint64)
   state = np.full(w, initial, np.int64)
+  start_of_text = len(word_lm[0])
+  previous = np.full(w, start_of_text, np.int64)    # word mode: the last whole word
   p_blank[0] = 0.0
   n = 1
   cand = np.zeros(max_candidates, np.int64)
@@ -200,7 +232,12 @@ def _beam_search(log_probs, blank, beam_width, max_candidates, log_threshold, lo
       allowed = next_state[state[p]]
       for j in range(k):
         c = cand[j]
-        if allowed[c] < 0 or row[c] == -np.inf:
+        word_score = 0.0
+        if c == separator:
+          if word_of_state[state[p]] < 0:
+            continue
+          word_score = lm_weight * _word_log_prob(previous[p], word_of_state[state[p]], word_lm)
+        elif allowed[c] < 0 or row[c] == -np.inf:
           continue
         is_beam = False
         for q in range(n):
@@ -212,7 +249,7 @@ def _beam_search(log_probs, blank, beam_width, max_candidates, log_threshold, lo
         source = p_blank[p] if last[p] == c else total[p]
         e_blank[m] = -np.inf
         e_label[m] = source + frame[c]
-        e_guided[m] = guided[p] + row[c]
+        e_guided[m] = guided[p] + (word_score if c == separator else row[c])
         e_score[m] = e_label[m] + e_guided[m]
         e_parent[m] = p
         e_char[m] = c
@@ -224,6 +261,7 @@ def _beam_search(log_probs, blank, beam_width, max_candidates, log_threshold, lo
     new_hashes = np.empty_like(hashes)
     new_parent_hash = np.empty_like(parent_hash)
     new_state = np.empty_like(state)
+    new_previous = np.empty_like(previous)
     for i in order[:w]:
       if e_score[i] == -np.inf:
         break
@@ -235,19 +273,27 @@ def _beam_search(log_probs, blank, beam_width, max_candidates, log_threshold, lo
         new_length[new_n] = length[p] + 1
         new_hashes[new_n] = hashes[p] * multiplier + np.uint64(c + 1)
         new_parent_hash[new_n] = hashes[p]
-        new_state[new_n] = next_state[state[p], c]
+        if c == separator:
+          new_state[new_n] = initial
+          new_previous[new_n] = word_of_state[state[p]]
+        else:
+          new_state[new_n] = next_state[state[p], c]
+          new_previous[new_n] = previous[p]
       else:
         new_length[new_n] = length[p]
         new_hashes[new_n] = hashes[p]
         new_parent_hash[new_n] = parent_hash[p]
         new_state[new_n] = state[p]
+        new_previous[new_n] = previous[p]
       new_n += 1
     n = new_n
-    labels, length, hashes, parent_hash, state = (new_labels, new_length, new_hashes,
-                                                  new_parent_hash, new_state)
+    labels, length, hashes, parent_hash, state, previous = (
+        new_labels, new_length, new_hashes, new_parent_hash, new_state, new_previous)
   score = np.empty(n)
   for b in range(n):
     score[b] = _logaddexp(p_blank[b], p_label[b]) + guided[b] + final[state[b]]
+    if separator >= 0 and word_of_state[state[b]] >= 0:   # the last word's LM score
+      score[b] += lm_weight * _word_log_prob(previous[b], word_of_state[state[b]], word_lm)
   return labels[:n], length[:n], score
 
 
@@ -278,7 +324,8 @@ def prefix_beam_search(matrix, beam_width: int = 16, blank: int = 0,
       np.ascontiguousarray(log_probs), blank % num_classes, beam_width,
       max(1, min(max_candidates or beam_width, num_classes - 1)),
       math.log(max(candidate_threshold, 1e-300)), math.log(blank_skip),
-      guide.rows, guide.next, guide.final, guide.initial)
+      guide.rows, guide.next, guide.final, guide.initial, guide.word_of_state, guide.separator,
+      guide.word_lm, guide.lm_weight)
   return [(tuple(labels[i, :length[i]].tolist()), float(score[i]))
           for i in np.argsort(-score, kind="stable") if np.isfinite(score[i])]
 

@@ -214,3 +214,54 @@ def segments_as_frames(char_probs: np.ndarray, segmentation_error: float = 0.05,
   second = np.concatenate([np.full((len(probs), 1), 1 - segmentation_error),
                            segmentation_error * probs], axis=1)
   return np.stack([first, second], axis=1).reshape(2 * len(probs), -1)
+
+
+class WordBeamDecoder:
+  """Lines of lexicon words (word beam search, Scheidl et al. 2018): a beam
+  search on the case-folded matrix in which words follow the lexicon's trie,
+  the separator (" ") may only follow a whole word, and a word bigram model
+  scores each word given the previous one ("ngrams" mode; "words": the
+  dictionary alone). Each word's case is then chosen among its variants by
+  the exact CTC score of the line (plus the case prior), one word at a time."""
+
+  def __init__(self, charset: str, lexicon: Lexicon, word_lm=None, blank: int = 0,
+               beam_width: int = 25, lm_weight: float = 0.5, mode: str = "ngrams",
+               separator: str = " "):
+    if mode not in ("words", "ngrams"):
+      raise ValueError(f"mode is 'words' or 'ngrams', not {mode!r}.")
+    if mode == "ngrams" and word_lm is None:
+      raise ValueError("The 'ngrams' mode needs a word n-gram model (language.WordNgramLM).")
+    self.charset, self.lexicon, self.word_lm, self.blank = charset, lexicon, word_lm, blank
+    self.beam_width, self.lm_weight, self.mode, self.separator = beam_width, lm_weight, mode, separator
+    self._tables: dict = {}
+
+  def decode(self, matrix, kind: str = "auto") -> Decoded:
+    from hwr_jax.ctc.language import word_tables
+    log_probs = decoders.as_log_probs(matrix, kind, self.blank)
+    chars = label_chars(self.charset, log_probs.shape[1], self.blank)
+    folded_probs, folded = fold_case(log_probs, chars)
+    if log_probs.shape[1] not in self._tables:
+      self._tables[log_probs.shape[1]] = word_tables(
+          self.lexicon, folded, self.separator, self.word_lm if self.mode == "ngrams" else None,
+          self.lm_weight)
+    found = decoders.prefix_beam_search(folded_probs, self.beam_width, blank=folded.index(""),
+                                        guide=self._tables[log_probs.shape[1]],
+                                        kind="log_probs", candidate_threshold=1e-12)
+    if not found:
+      return Decoded("", decoders.NEG_INF, decoders.NEG_INF, "none")
+    labels, score = found[0]
+    words = "".join(folded[k] for k in labels).split(self.separator)
+    to_labels = {c: k for k, c in enumerate(chars) if c}
+    line = [self.lexicon.spellings[w][0] for w in words]
+    for i, word in enumerate(words):   # each word's case, the others fixed
+      variants = [(t, c) for t, c in case_variants(word, self.lexicon.spellings[word])
+                  if all(ch in to_labels for ch in t)]
+      texts = [self.separator.join(line[:i] + [t] + line[i + 1:]) for t, _ in variants]
+      optical = decoders.ctc_log_probs(log_probs, [[to_labels[c] for c in t] for t in texts],
+                                       blank=self.blank, kind="log_probs")
+      best = int(np.argmax(optical + np.array([CASE_LOG_PRIORS[c] for _, c in variants])))
+      line[i] = variants[best][0]
+    text = self.separator.join(line)
+    optical = float(decoders.ctc_log_probs(log_probs, [[to_labels[c] for c in text]],
+                                           blank=self.blank, kind="log_probs")[0])
+    return Decoded(text, score, optical, "words")

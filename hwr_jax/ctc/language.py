@@ -193,3 +193,71 @@ def char_class_tables(chars: list[str], accept) -> GuideTables:
   next_state = np.where(allowed, 1, -1)[None, :].repeat(2, 0)
   return GuideTables(np.zeros((1, len(chars)), np.float32), next_state,
                      np.array([NEG_INF, 0.0]), 0)
+
+
+class WordNgramLM:
+  """Word bigram model over a vocabulary (Witten-Bell interpolation with
+  add-one unigrams: every pair of vocabulary words keeps a non-zero
+  probability), from lines of running text; the start of a line is a
+  context too. Words outside the vocabulary break the chain."""
+
+  def __init__(self, lines, vocabulary):
+    self.vocabulary = list(vocabulary)
+    index = {w: i for i, w in enumerate(self.vocabulary)}
+    size = len(self.vocabulary)
+    unigram = np.ones(size)
+    pairs = collections.Counter()
+    for line in lines:
+      previous = size                       # the start of the line
+      for word in line:
+        i = index.get(word.lower())
+        if i is None:
+          previous = None
+          continue
+        unigram[i] += 1
+        if previous is not None:
+          pairs[previous * size + i] += 1
+        previous = i
+    keys = np.array(sorted(pairs), np.int64)
+    counts = np.array([pairs[k] for k in keys], np.float64)
+    totals = np.bincount(keys // size, weights=counts, minlength=size + 1)
+    types = np.bincount(keys // size, minlength=size + 1).astype(np.float64)
+    self.arrays = (np.log(unigram / unigram.sum()), keys, counts, totals, types)
+
+  def log_prob(self, previous: str | None, word: str) -> float:
+    """log P(word | previous word); previous None: at the start of a line."""
+    from hwr_jax.ctc.decoders import _word_log_prob
+    index = {w: i for i, w in enumerate(self.vocabulary)}
+    return _word_log_prob(len(self.vocabulary) if previous is None else index[previous.lower()],
+                          index[word.lower()], self.arrays)
+
+
+def word_tables(lexicon: Lexicon, chars: list[str], separator: str = " ",
+                word_lm: WordNgramLM | None = None, lm_weight: float = 1.0) -> GuideTables:
+  """Beam-search tables for lines of lexicon words separated by `separator`
+  (the word beam search of Scheidl et al.): inside a word the trie rules; the
+  separator may only follow a whole word, and then adds `lm_weight` * log
+  P(word | previous word) of `word_lm` ("NGrams" mode; without one: "Words"
+  mode, the dictionary alone)."""
+  if separator not in chars:
+    raise ValueError(f"The charset has no {separator!r} to separate words.")
+  tables = lexicon_tables(lexicon, chars)
+  states, labels = np.nonzero(tables.next >= 0)
+  parent = np.zeros(len(tables.next), np.int64)
+  label = np.zeros(len(tables.next), np.int64)
+  parent[tables.next[states, labels]] = states
+  label[tables.next[states, labels]] = labels
+  vocabulary = word_lm.vocabulary if word_lm else sorted(lexicon.spellings)
+  index = {w: i for i, w in enumerate(vocabulary)}
+  word_of_state = np.full(len(tables.next), -1, np.int32)
+  for node in np.flatnonzero(np.isfinite(tables.final)):
+    spelled, s = [], node
+    while s:
+      spelled.append(chars[label[s]].lower())
+      s = parent[s]
+    word_of_state[node] = index.get("".join(reversed(spelled)), -1)
+  if word_lm is None:
+    word_lm = WordNgramLM([], vocabulary)
+    lm_weight = 0.0
+  return GuideTables(tables.rows, tables.next, tables.final, tables.initial, word_of_state,
+                     chars.index(separator), word_lm.arrays, lm_weight)

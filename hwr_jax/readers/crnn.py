@@ -59,12 +59,14 @@ def default_lexicon(counts=None):
 class CRNNReader(Reader):
   """Reads whole word images with a trained CRNN (a configs/words.py or
   configs/iam_words.py workdir) and a CTC decoder: best_path, beam, beam_lm,
-  lexicon or token_passing. The lexicon and language model know the English word list and
-  the words the model trained on (the workdir's vocabulary.tsv, if any)."""
+  lexicon, token_passing or (lines, a charset with a space) word_beam. The
+  lexicon and language model know the English word list and the words the
+  model trained on (the workdir's vocabulary.tsv, if any)."""
 
   def __init__(self, workdir: str, checkpoint: str = "best", decoder: str = "best_path",
                beam_width: int = 16, lexicon_path: str | None = None,
-               model: inference.Model | None = None, lm_weight: float = 0.5):
+               model: inference.Model | None = None, lm_weight: float = 0.5,
+               word_lm_path: str | None = None):
     if decoder not in DECODERS:
       raise ReaderError(f"Unknown decoder {decoder!r}; choose from {DECODERS}.")
     if model is None:
@@ -75,14 +77,22 @@ class CRNNReader(Reader):
     self.decoder_name = decoder
     counts = vocabulary.read(workdir) if workdir else None
     lm = default_language_model(counts) if decoder == "beam_lm" else None
-    lexicon = None
-    if decoder in ("lexicon", "token_passing"):
+    lexicon, word_lm = None, None
+    if decoder in ("lexicon", "token_passing", "word_beam"):
       from hwr_jax.ctc.language import Lexicon
       lexicon = Lexicon.from_file(lexicon_path) if lexicon_path else default_lexicon(counts)
+    if decoder == "word_beam":
+      if " " not in self.charset:
+        raise ReaderError(f"{workdir}'s model has no space in its charset: word_beam reads "
+                          f"lines; use lexicon for single words.")
+      if word_lm_path:
+        from hwr_jax.ctc.language import WordNgramLM
+        with open(word_lm_path, encoding="utf-8") as f:
+          word_lm = WordNgramLM([line.split() for line in f], sorted(lexicon.spellings))
     if lm_weight < 0:
       raise ReaderError(f"lm_weight must be >= 0, not {lm_weight}.")
     self.decoder = TextDecoder(self.charset, beam_width=beam_width, lm=lm, lm_weight=lm_weight,
-                               lexicon=lexicon)
+                               lexicon=lexicon, word_lm=word_lm)
 
   def probabilities(self, images: list[np.ndarray]) -> list[np.ndarray]:
     """(T_i, K + 1) per-frame probabilities of word images (blank = 0)."""
