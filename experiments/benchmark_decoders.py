@@ -49,7 +49,8 @@ def _images(args, reader):
     height = max(im.shape[0] for im in group)
     paper = int(np.median(np.concatenate([im.ravel() for im in group])))
     gap = np.full((height, height // 2), paper, np.uint8)
-    padded = [np.pad(im, ((0, height - im.shape[0]), (0, 0)), constant_values=paper) for im in group]
+    padded = [np.pad(im, ((0, height - im.shape[0]), (0, 0)), constant_values=paper)
+              for im in group]
     lines.append(np.concatenate([padded[0], gap, padded[1], gap, padded[2], gap, padded[3]], 1))
   return {"words": images[:args.num_words], "lines": lines[:args.num_words]}
 

@@ -33,7 +33,8 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", "runs/iam", "Workdir of a configs/iam_words.py run.")
 flags.DEFINE_string("iam", None, "The IAM folder (words.txt, forms.txt, words/).")
 flags.DEFINE_enum("split", "test", ["test", "validation"], "Which writers to read.")
-flags.DEFINE_list("decoders", ["best_path", "beam", "beam_lm", "lexicon"], "CTC decoders.")
+flags.DEFINE_list("decoders", ["best_path", "beam", "beam_lm", "lexicon", "token_passing"],
+                  "CTC decoders.")
 flags.DEFINE_integer("beam_width", 16, "Beam width of the beam decoders.")
 flags.DEFINE_float("lm_weight", 0.5, "beam_lm: weight of the character language model "
                    "(choose it with --split=validation, never on the test writers).")

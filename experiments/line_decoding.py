@@ -35,7 +35,8 @@ flags.DEFINE_string("workdir", "runs/iam", "Workdir of a configs/iam_words.py ru
 flags.DEFINE_string("iam", None, "The IAM folder (words.txt, forms.txt, words/).")
 flags.DEFINE_integer("max_lines", 300, "Lines to read.")
 flags.DEFINE_integer("beam_width", 25, "Beam width.")
-flags.DEFINE_float("word_lm_weight", 0.5, "Weight of the word bigram model (0.5: the best of 0.2, 0.5, 1 on these lines).")
+flags.DEFINE_float("word_lm_weight", 0.5, "Weight of the word bigram model (0.5: the best of "
+                   "0.2, 0.5 and 1 on the first 40 of these validation lines).")
 flags.DEFINE_string("out", "outputs/line_decoding", "Output folder.")
 flags.mark_flags_as_required(["iam"])
 
@@ -107,7 +108,8 @@ def main(argv):
   lines = [f"{len(texts)} lines of the IAM validation writers (every word 'ok'; "
            f"{100 * in_lexicon:.1f} % of their words in the lexicon), matrices of "
            f"{FLAGS.workdir}'s word model joined by a space frame; beam {FLAGS.beam_width}; "
-           f"word bigrams from {len(train_lines)} training-writer lines; {os.cpu_count()} CPU cores.",
+           f"word bigrams from {len(train_lines)} training-writer lines; "
+           f"{os.cpu_count()} CPU cores.",
            "", "| decoder | CER | WER | ms per line |", "|---|---:|---:|---:|"]
   for r in results:
     lines.append(f"| {r['decoder']} | {100 * r['cer']:.2f} % | {100 * r['wer']:.2f} % | "

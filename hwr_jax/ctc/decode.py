@@ -24,8 +24,9 @@ class TextDecoder:
     self.beam_width = beam_width
     self.lm, self.lm_weight = lm, lm_weight
     self.lexicon = lexicon
-    self.dictionary = DictionaryDecoder(charset, lexicon, blank=blank, beam_width=max(beam_width, 32),
-                                        **dictionary_options) if lexicon else None
+    self.dictionary = DictionaryDecoder(
+        charset, lexicon, blank=blank, beam_width=max(beam_width, 32),
+        **dictionary_options) if lexicon else None
     # Lines (the charset has a space): word beam search, "ngrams" mode with a word model.
     self.word_beam_decoder = WordBeamDecoder(
         charset, lexicon, word_lm, blank, max(beam_width, 25), word_lm_weight,

@@ -330,40 +330,48 @@ def prefix_beam_search(matrix, beam_width: int = 16, blank: int = 0,
           for i in np.argsort(-score, kind="stable") if np.isfinite(score[i])]
 
 
+@numba.njit(cache=True)
+def _ctc_forward(log_probs, states, lengths, blank):
+  """The CTC forward algorithm for each row of `states` (its first 2L + 1
+  entries: blank, label, blank, ...), in log space, compiled."""
+  num_frames = log_probs.shape[0]
+  out = np.empty(len(lengths))
+  for i in range(len(lengths)):
+    size = 2 * lengths[i] + 1
+    alpha = np.full(size, -np.inf)
+    alpha[0] = log_probs[0, blank]
+    if size > 1:
+      alpha[1] = log_probs[0, states[i, 1]]
+    new = np.empty(size)
+    for t in range(1, num_frames):
+      for s in range(size):
+        a = alpha[s]
+        if s > 0:
+          a = _logaddexp(a, alpha[s - 1])
+        # A label may skip the blank before it unless it repeats the label two back.
+        if s > 1 and s % 2 == 1 and states[i, s] != states[i, s - 2]:
+          a = _logaddexp(a, alpha[s - 2])
+        new[s] = a + log_probs[t, states[i, s]]
+      alpha, new = new, alpha
+    out[i] = alpha[size - 1] if size == 1 else _logaddexp(alpha[size - 1], alpha[size - 2])
+  return out
+
+
 def ctc_log_probs(matrix, texts: list, blank: int = 0, kind: str = "auto") -> np.ndarray:
-  """log P(labels | matrix) under CTC for many label sequences at once: the
-  forward algorithm over all alignments, in log space, vectorized over
-  sequences and their 2L + 1 states (T steps of array operations).
-  Sequences too long for the matrix get -inf."""
+  """log P(labels | matrix) under CTC for many label sequences: the forward
+  algorithm over all alignments (compiled). Sequences too long for the
+  matrix get -inf."""
   log_probs = as_log_probs(matrix, kind, blank)
   blank %= log_probs.shape[1]
-  num_frames = log_probs.shape[0]
   if not texts:
     return np.zeros(0)
-  lengths = np.array([len(t) for t in texts])
-  num_states = 2 * lengths.max() + 1
-  states = np.full((len(texts), num_states), blank)
+  lengths = np.array([len(t) for t in texts], np.int64)
+  if log_probs.shape[0] == 0:
+    return np.where(lengths == 0, 0.0, NEG_INF)
+  states = np.full((len(texts), 2 * lengths.max() + 1), blank, np.int64)
   for i, t in enumerate(texts):
     states[i, 1:2 * len(t):2] = t
-  # A label state may skip the blank before it unless it repeats the label two back.
-  skip = np.zeros(states.shape, bool)
-  skip[:, 3::2] = states[:, 3::2] != states[:, 1:-2:2]
-  alpha = np.full(states.shape, NEG_INF)
-  if num_frames == 0:
-    return np.where(lengths == 0, 0.0, NEG_INF)
-  alpha[:, 0] = log_probs[0, blank]
-  if num_states > 1:
-    alpha[:, 1] = np.where(lengths > 0, log_probs[0, states[:, 1]], NEG_INF)
-  emissions = log_probs[:, states]                          # (T, N, S)
-  for t in range(1, num_frames):
-    stepped = np.logaddexp(alpha[:, 1:], alpha[:, :-1])
-    stepped[:, 1:] = np.where(skip[:, 2:], np.logaddexp(stepped[:, 1:], alpha[:, :-2]),
-                              stepped[:, 1:])
-    alpha = np.concatenate([alpha[:, :1], stepped], axis=1) + emissions[t]
-  rows = np.arange(len(texts))
-  end = alpha[rows, 2 * lengths]
-  return np.where(lengths > 0, np.logaddexp(end, alpha[rows, np.maximum(2 * lengths - 1, 0)]),
-                  end)
+  return _ctc_forward(np.ascontiguousarray(log_probs), states, lengths, blank)
 
 
 def ctc_log_prob(matrix, labels, blank: int = 0, kind: str = "auto") -> float:

@@ -7,7 +7,7 @@ Candidates come from a lexicon-trie beam search on the case-folded matrix
 rather than case variants of one), from a digits-only beam search and from
 the open beam search. Each word's case variants (as listed, lower,
 Capitalized, UPPER) and the numbers are then scored exactly: log P(text |
-matrix) under CTC, all candidates in one vectorized forward pass, plus
+matrix) under CTC (the forward algorithm, compiled), plus
 log-priors: a word's is log P(word) (between uniform over the lexicon and its
 frequency: `frequency_weight`) + log P(case), a number's log(share of
 numbers) - digits * log(10). The open-vocabulary text wins
@@ -18,6 +18,9 @@ words, experiments/dictionary_decoding.py; `fallback=False`: never).
 With `search="token_passing"`, the word candidates are instead the lexicon
 words with the best single alignment (Viterbi; token passing of Graves et
 al., 2009, without a grammar), every word scored at once.
+
+`WordBeamDecoder` reads lines of words (word beam search); the segmentation
+reader's characters become a CTC matrix with `segments_as_frames`.
 """
 
 import dataclasses
@@ -37,7 +40,7 @@ class Decoded:
   text: str
   score: float        # log P(text | matrix) + log-priors
   optical: float      # log P(text | matrix) under CTC
-  source: str         # "word", "number" or "open"
+  source: str         # "word", "number", "open", "words" (a line) or "none"
 
 
 def fold_case(log_probs: np.ndarray, chars: list[str]) -> tuple[np.ndarray, list[str]]:
@@ -169,7 +172,8 @@ def token_passing(log_probs: np.ndarray, tables, folded: list[str], n: int = 8
   on_label[first] = log_probs[0, label[first]]
   may_skip = label != label[parent]   # a blank is needed between two equal labels
   for t in range(1, len(log_probs)):
-    from_parent = np.maximum(on_blank[parent], np.where(may_skip, on_label[parent], decoders.NEG_INF))
+    from_parent = np.maximum(on_blank[parent],
+                             np.where(may_skip, on_label[parent], decoders.NEG_INF))
     new_label = np.maximum(on_label, from_parent) + log_probs[t, label]
     on_blank = np.maximum(on_blank, on_label) + log_probs[t, blank]
     on_label = new_label
@@ -232,7 +236,8 @@ class WordBeamDecoder:
     if mode == "ngrams" and word_lm is None:
       raise ValueError("The 'ngrams' mode needs a word n-gram model (language.WordNgramLM).")
     self.charset, self.lexicon, self.word_lm, self.blank = charset, lexicon, word_lm, blank
-    self.beam_width, self.lm_weight, self.mode, self.separator = beam_width, lm_weight, mode, separator
+    self.beam_width, self.lm_weight = beam_width, lm_weight
+    self.mode, self.separator = mode, separator
     self._tables: dict = {}
 
   def decode(self, matrix, kind: str = "auto") -> Decoded:

@@ -54,7 +54,8 @@ class CharNgramLM:
     """log P(char | context) for each of `chars`, one interpolation pass.
     `padded`: the context is used as given (no begin-of-word padding)."""
     if not padded:
-      context = (BOW * (self.order - 1) + context.lower())[-(self.order - 1):] if self.order > 1 else ""
+      context = (BOW * (self.order - 1) + context.lower())[-(self.order - 1):] \
+          if self.order > 1 else ""
     chars = [c.lower() for c in chars]
     p = np.full(len(chars), 1.0 / len(self.vocabulary))
     for n in range(min(self.order, len(context) + 1)):
