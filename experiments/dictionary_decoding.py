@@ -6,8 +6,8 @@ Test words: drawn uniformly from the 20,000-word lexicon (rare words as often
 as common ones), 15 % Capitalized, 8 % ALL CAPS, 12 % digit strings; plus
 out-of-lexicon words (wordfreq ranks beyond the lexicon) reported apart.
 They are composed from held-out glyphs (neither model trained on them),
-split in two halves: the open-vocabulary margin of each reader is
-calibrated on words made from one half, and the test words from the other.
+split in two halves: the case priors and the open-vocabulary margin of each reader
+are calibrated on words made from one half, and the test words from the other.
 
 Writes results.md / results.json to --out: CER / WER per decoder on the
 in-lexicon words, how many of them came out as non-words, word accuracy on
@@ -38,6 +38,7 @@ flags.DEFINE_integer("beam_width", 16, "Beam width of beam / beam_lm.")
 flags.DEFINE_integer("seed", 3, "Seed of the word sets.")
 flags.DEFINE_string("out", "outputs/dictionary_decoding", "Output folder.")
 MARGINS = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 15.0, 20.0, np.inf]
+CASE_PRIORS = [(c, u) for c in (0.2, 0.35, 0.5, 0.7) for u in (0.1, 0.2)]  # P(Capitalized), P(UPPER)
 
 
 def out_of_lexicon_words(lexicon_words: set, n: int = 20000) -> list[str]:
@@ -131,12 +132,20 @@ def main(argv):
   for name, dictionary, mats, kind in (
       ("CRNN lexicon", decoder.dictionary, cal_matrices, "probs"),
       ("segmentation lexicon", seg_decoder, segment_frames(*segment_probs(cal_images)), "probs")):
-    pairs = [dictionary.best_and_open(m, kind) for m in mats]
-    margin, curve = calibrate(pairs, cal_texts)
+    # The case priors (Capitalized, UPPER) and then the margin, on the calibration words.
+    tried = []
+    for capitalized, upper in CASE_PRIORS:
+      dictionary.case_log_priors.update(capitalized=np.log(capitalized), upper=np.log(upper))
+      pairs = [dictionary.best_and_open(m, kind) for m in mats]
+      margin, curve = calibrate(pairs, cal_texts)
+      tried.append((dict(curve)[margin], capitalized, upper, margin, curve))
+    accuracy, capitalized, upper, margin, curve = max(tried, key=lambda x: x[0])
+    dictionary.case_log_priors.update(capitalized=np.log(capitalized), upper=np.log(upper))
     dictionary.open_margin, dictionary.fallback = margin, bool(np.isfinite(margin))
-    calibration[name] = {"margin": margin, "curve": curve}
-    print(f"{name}: open-vocabulary margin {margin} nats (word accuracy on the calibration "
-          f"words: {dict(curve)[margin]:.3f})")
+    calibration[name] = {"margin": margin, "curve": curve, "capitalized": capitalized,
+                         "upper": upper, "case_priors_tried": [t[:4] for t in tried]}
+    print(f"{name}: case priors Capitalized {capitalized}, UPPER {upper}; open-vocabulary "
+          f"margin {margin} nats (word accuracy on the calibration words: {accuracy:.3f})")
 
   rows = {}
   for name in ("best_path", "beam", "beam_lm", "lexicon", "token_passing"):
@@ -174,8 +183,9 @@ def main(argv):
   lines = [f"{(~is_oov).sum()} test words drawn uniformly from the 20,000-word lexicon "
            f"({100 * FLAGS.digits:.0f} % digit strings, 15 % Capitalized, 8 % ALL CAPS) and "
            f"{is_oov.sum()} out-of-lexicon words, composed from held-out glyphs (test half); "
-           f"margins calibrated on {len(cal_texts)} words of the other half: "
-           + ", ".join(f"{k} {v['margin']} nats" for k, v in calibration.items())
+           f"case priors and margins calibrated on {len(cal_texts)} words of the other half: "
+           + ", ".join(f"{k}: Capitalized {v['capitalized']}, UPPER {v['upper']}, margin "
+                       f"{v['margin']} nats" for k, v in calibration.items())
            + f". CRNN {FLAGS.crnn} ({model_ms:.1f} ms/word for the model), classifier "
            f"{FLAGS.classifier}; {os.cpu_count()} CPU cores.", "",
            "| decoder | CER | WER | WER lower / Cap / CAPS / digits | in-lexicon words read as "

@@ -48,7 +48,9 @@ class SegmentationReader(Reader):
       lexicon = Lexicon.from_file(lexicon_path) if lexicon_path else default_lexicon()
       # Closed vocabulary: an open reading never won on the calibration words
       # (experiments/dictionary_decoding.py).
-      self.dictionary = DictionaryDecoder(self.charset, lexicon, fallback=False)
+      # Capitalized 0.2: calibrated for this reader as the margin was.
+      self.dictionary = DictionaryDecoder(self.charset, lexicon, fallback=False,
+                                          case_log_priors={"capitalized": np.log(0.2)})
 
   def prepare(self, image: np.ndarray) -> segment.Segmentation:
     return segment.segment(image)
