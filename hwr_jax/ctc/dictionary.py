@@ -28,7 +28,8 @@ import dataclasses
 import numpy as np
 
 from hwr_jax.ctc import decoders
-from hwr_jax.ctc.language import Lexicon, char_class_tables, label_chars, lexicon_tables
+from hwr_jax.ctc.language import (Lexicon, char_class_tables, label_chars, lexicon_tables,
+                                  trie_arrays)
 
 # Relative weights of a word's spellings. Capitalized 0.5 and UPPER 0.1: the best on the
 # calibration words of experiments/dictionary_decoding.py (CRNN; 0.2 did as well but one word).
@@ -164,7 +165,7 @@ def token_passing(log_probs: np.ndarray, tables, folded: list[str], n: int = 8
   is scored at once, on the lexicon's trie (`language.lexicon_tables`): each
   node holds a token for its label and one for the blank after it, and a
   frame is a few array operations over all nodes (words share prefixes)."""
-  parent, label, words_end = _trie_arrays(tables)
+  parent, label, words_end = trie_arrays(tables)
   blank = folded.index("")
   num_nodes = len(parent)
   on_label = np.full(num_nodes, decoders.NEG_INF)     # best path ending in the node's label
@@ -183,18 +184,6 @@ def token_passing(log_probs: np.ndarray, tables, folded: list[str], n: int = 8
   end = np.where(words_end, np.maximum(on_label, on_blank), decoders.NEG_INF)
   top = np.argsort(-end, kind="stable")[:n]
   return [(_spell(s, parent, label, folded), float(end[s])) for s in top if np.isfinite(end[s])]
-
-
-def _trie_arrays(tables):
-  """parent, label and word-end flags of each trie node (node 0: the root)."""
-  if "_trie" not in tables.__dict__:
-    states, labels = np.nonzero(tables.next >= 0)
-    parent = np.zeros(len(tables.next), np.int64)
-    label = np.zeros(len(tables.next), np.int64)
-    parent[tables.next[states, labels]] = states
-    label[tables.next[states, labels]] = labels
-    object.__setattr__(tables, "_trie", (parent, label, np.isfinite(tables.final)))
-  return tables.__dict__["_trie"]
 
 
 def _spell(node: int, parent, label, folded) -> str:

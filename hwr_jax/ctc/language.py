@@ -187,6 +187,19 @@ def lexicon_tables(lexicon: Lexicon, chars: list[str]) -> GuideTables:
   return GuideTables(np.zeros((1, len(chars)), np.float32), next_state, final, 0)
 
 
+def trie_arrays(tables: GuideTables):
+  """The parent, label and word-end flag of each node of `lexicon_tables`
+  (node 0: the root); computed once per tables."""
+  if "_trie" not in tables.__dict__:
+    states, labels = np.nonzero(tables.next >= 0)
+    parent = np.zeros(len(tables.next), np.int64)
+    label = np.zeros(len(tables.next), np.int64)
+    parent[tables.next[states, labels]] = states
+    label[tables.next[states, labels]] = labels
+    object.__setattr__(tables, "_trie", (parent, label, np.isfinite(tables.final)))
+  return tables.__dict__["_trie"]
+
+
 def char_class_tables(chars: list[str], accept) -> GuideTables:
   """Only labels whose characters pass `accept` (e.g. str.isdigit), at
   least one of them."""
@@ -243,11 +256,7 @@ def word_tables(lexicon: Lexicon, chars: list[str], separator: str = " ",
   if separator not in chars:
     raise ValueError(f"The charset has no {separator!r} to separate words.")
   tables = lexicon_tables(lexicon, chars)
-  states, labels = np.nonzero(tables.next >= 0)
-  parent = np.zeros(len(tables.next), np.int64)
-  label = np.zeros(len(tables.next), np.int64)
-  parent[tables.next[states, labels]] = states
-  label[tables.next[states, labels]] = labels
+  parent, label, _ = trie_arrays(tables)
   vocabulary = word_lm.vocabulary if word_lm else sorted(lexicon.spellings)
   index = {w: i for i, w in enumerate(vocabulary)}
   word_of_state = np.full(len(tables.next), -1, np.int32)
