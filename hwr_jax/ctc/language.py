@@ -240,9 +240,9 @@ class WordNgramLM:
 
   def log_prob(self, previous: str | None, word: str) -> float:
     """log P(word | previous word); previous None: at the start of a line."""
-    from hwr_jax.ctc.decoders import _word_log_prob
+    from hwr_jax.ctc.compiled import word_log_prob
     index = {w: i for i, w in enumerate(self.vocabulary)}
-    return _word_log_prob(len(self.vocabulary) if previous is None else index[previous.lower()],
+    return word_log_prob(len(self.vocabulary) if previous is None else index[previous.lower()],
                           index[word.lower()], self.arrays)
 
 
