@@ -5,8 +5,8 @@ blank (`blank`, 0 unless told) are the charset's characters in order."""
 import numpy as np
 
 from hwr_jax.ctc import decoders
-from hwr_jax.ctc.dictionary import DictionaryDecoder, WordBeamDecoder
-from hwr_jax.ctc.language import CharNgramLM, Lexicon, char_lm_tables, label_chars
+from hwr_jax.ctc.dictionary import DictionaryDecoder, WordBeamDecoder, label_maps
+from hwr_jax.ctc.language import CharNgramLM, Lexicon, char_lm_tables
 
 DECODERS = ("best_path", "beam", "beam_lm", "lexicon", "token_passing", "word_beam")
 
@@ -34,7 +34,7 @@ class TextDecoder:
     self._lm_guides: dict = {}
 
   def chars(self, num_classes: int) -> list[str]:
-    return label_chars(self.charset, num_classes, self.blank)
+    return label_maps(self.charset, num_classes, self.blank).chars
 
   def text(self, labels, num_classes: int | None = None) -> str:
     chars = self.chars(num_classes or len(self.charset) + 1)

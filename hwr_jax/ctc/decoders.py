@@ -7,6 +7,7 @@ label index sequences (map them to text with the model's charset).
 """
 
 import dataclasses
+import functools
 import math
 
 import numpy as np
@@ -112,6 +113,7 @@ class GuideTables:
                                            np.zeros(2), np.zeros(2)))
 
 
+@functools.lru_cache(maxsize=8)
 def no_guide(num_classes: int) -> GuideTables:
   return GuideTables(np.zeros((1, num_classes), np.float32), np.zeros((1, num_classes), np.int32),
                      np.zeros(1, np.float32))
@@ -132,7 +134,16 @@ def prefix_beam_search(matrix, beam_width: int = 16, blank: int = 0,
   the alignments the beam kept, plus the guide's scores (and its `final`
   score); prefixes scored -inf are never returned.
   """
-  log_probs = as_log_probs(matrix, kind, blank)
+  return search(as_log_probs(matrix, kind, blank), beam_width, blank, guide,
+                candidate_threshold, blank_skip, max_candidates)
+
+
+def search(log_probs: np.ndarray, beam_width: int = 16, blank: int = 0,
+           guide: GuideTables | None = None, candidate_threshold: float = 1e-3,
+           blank_skip: float = 0.999, max_candidates: int | None = None
+           ) -> list[tuple[tuple, float]]:
+  """`prefix_beam_search` on log-probabilities already checked by
+  `as_log_probs` (decoders that read one matrix several ways check it once)."""
   num_classes = log_probs.shape[1]
   guide = guide or no_guide(num_classes)
   if guide.rows.shape[1] != num_classes:
@@ -155,7 +166,11 @@ def ctc_log_probs(matrix, texts: list, blank: int = 0, kind: str = "auto") -> np
   """log P(labels | matrix) under CTC for many label sequences: the forward
   algorithm over all alignments (compiled). Sequences too long for the
   matrix get -inf."""
-  log_probs = as_log_probs(matrix, kind, blank)
+  return forward_scores(as_log_probs(matrix, kind, blank), texts, blank)
+
+
+def forward_scores(log_probs: np.ndarray, texts: list, blank: int = 0) -> np.ndarray:
+  """`ctc_log_probs` of log-probabilities already checked by `as_log_probs`."""
   blank %= log_probs.shape[1]
   if not texts:
     return np.zeros(0)
@@ -181,7 +196,7 @@ def ctc_log_prob(matrix, labels, blank: int = 0, kind: str = "auto") -> float:
     return 0.0 if not labels else NEG_INF
   states = np.full(2 * len(labels) + 1, blank)
   states[1::2] = labels
-  # A label state may skip the blank before it unless it repeats the label two back.
+  # A state may skip the blank before it unless it repeats the label two back.
   skip = np.zeros(len(states), bool)
   skip[3::2] = states[3::2] != states[1:-2:2]
   alpha = np.full(len(states), NEG_INF)
@@ -189,9 +204,9 @@ def ctc_log_prob(matrix, labels, blank: int = 0, kind: str = "auto") -> float:
   if labels:
     alpha[1] = log_probs[0, states[1]]
   for t in range(1, len(log_probs)):
-    stepped = np.full_like(alpha, NEG_INF)
-    stepped[1:] = alpha[:-1]
+    step = np.full_like(alpha, NEG_INF)
+    step[1:] = alpha[:-1]
     jump = np.full_like(alpha, NEG_INF)
     jump[2:] = np.where(skip[2:], alpha[:-2], NEG_INF)
-    alpha = np.logaddexp(np.logaddexp(alpha, stepped), jump) + log_probs[t, states]
+    alpha = np.logaddexp(np.logaddexp(alpha, step), jump) + log_probs[t, states]
   return float(np.logaddexp(alpha[-1], alpha[-2]) if labels else alpha[-1])

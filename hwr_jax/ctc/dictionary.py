@@ -24,12 +24,13 @@ reader's characters become a CTC matrix with `segments_as_frames`.
 """
 
 import dataclasses
+import functools
 
 import numpy as np
 
 from hwr_jax.ctc import decoders
 from hwr_jax.ctc.language import (Lexicon, char_class_tables, label_chars, lexicon_tables,
-                                  trie_arrays)
+                                  spell, trie_arrays)
 
 # Relative weights of a word's spellings. Capitalized 0.5 and UPPER 0.1: the best on the
 # calibration words of experiments/dictionary_decoding.py (CRNN; 0.2 did as well but one word).
@@ -46,9 +47,23 @@ class Decoded:
   source: str         # "word", "number", "open", "words" (a line) or "none"
 
 
-def fold_case(log_probs: np.ndarray, chars: list[str]) -> tuple[np.ndarray, list[str]]:
-  """Sums upper and lower case of each letter: (T, C) log-probabilities ->
-  (T, C') and the folded labels' characters (lowercase; the blank stays "")."""
+@dataclasses.dataclass(frozen=True)
+class LabelMaps:
+  """A charset's labels in a matrix of some number of classes: each label's
+  character ("" for the blank), their case-folded classes (upper and lower
+  case of a letter as one, lowercase), and each character's label."""
+  chars: list[str]
+  folded: list[str]
+  folding: np.ndarray          # (C, C') one-hot: label -> folded class
+  to_label: dict
+
+
+@functools.lru_cache(maxsize=16)
+def label_maps(charset: str, num_classes: int, blank: int = 0) -> LabelMaps:
+  return _maps(label_chars(charset, num_classes, blank))
+
+
+def _maps(chars: list[str]) -> LabelMaps:
   folded: list[str] = []
   index = []
   for ch in chars:
@@ -56,10 +71,18 @@ def fold_case(log_probs: np.ndarray, chars: list[str]) -> tuple[np.ndarray, list
     if key not in folded or key == "":
       folded.append(key)
     index.append(len(folded) - 1 if key == "" else folded.index(key))
-  onehot = np.zeros((len(chars), len(folded)))
-  onehot[np.arange(len(chars)), index] = 1.0
+  folding = np.zeros((len(chars), len(folded)))
+  folding[np.arange(len(chars)), index] = 1.0
+  return LabelMaps(chars, folded, folding, {c: k for k, c in enumerate(chars) if c})
+
+
+def fold_case(log_probs: np.ndarray, chars: list[str], maps: LabelMaps | None = None
+              ) -> tuple[np.ndarray, list[str]]:
+  """Sums upper and lower case of each letter: (T, C) log-probabilities ->
+  (T, C') and the folded labels' characters (lowercase; the blank stays "")."""
+  maps = maps or _maps(chars)
   with np.errstate(divide="ignore"):
-    return np.log(np.exp(log_probs) @ onehot), folded
+    return np.log(np.exp(log_probs) @ maps.folding), maps.folded
 
 
 def case_variants(word: str, spellings: list[str]) -> list[tuple[str, str]]:
@@ -92,25 +115,26 @@ class DictionaryDecoder:
   def _setup(self, num_classes: int):
     """Label maps and guides for matrices of `num_classes` classes (cached)."""
     if num_classes not in self._guides:
-      chars = label_chars(self.charset, num_classes, self.blank)
-      _, folded = fold_case(np.zeros((1, num_classes)), chars)
-      self._guides[num_classes] = (chars, folded, lexicon_tables(self.lexicon, folded),
-                                   char_class_tables(chars, str.isdigit))
+      maps = label_maps(self.charset, num_classes, self.blank)
+      self._guides[num_classes] = (maps, lexicon_tables(self.lexicon, maps.folded),
+                                   char_class_tables(maps.chars, str.isdigit))
     return self._guides[num_classes]
 
   def candidates(self, log_probs: np.ndarray, search: str = "beam"
                  ) -> list[tuple[str, str, float]]:
-    """(text, source, log-prior) of every text worth scoring exactly."""
-    chars, folded, words_guide, digits_guide = self._setup(log_probs.shape[1])
-    folded_probs, _ = fold_case(log_probs, chars)
+    """(text, source, log-prior) of every text worth scoring exactly, for
+    log-probabilities checked by `decoders.as_log_probs`."""
+    maps, words_guide, digits_guide = self._setup(log_probs.shape[1])
+    folded = maps.folded
+    folded_probs, _ = fold_case(log_probs, maps.chars, maps)
     if search == "token_passing":
       found = [w for w, _ in token_passing(folded_probs, words_guide, folded, self.num_words)]
     else:
       # Any letter the trie allows may extend a prefix, however unlikely: the
       # word is scored exactly afterwards.
-      found = ["".join(folded[k] for k in labels) for labels, _ in decoders.prefix_beam_search(
-          folded_probs, self.beam_width, blank=folded.index(""), guide=words_guide,
-          kind="log_probs", candidate_threshold=1e-12)[:self.num_words]]
+      found = ["".join(folded[k] for k in labels) for labels, _ in decoders.search(
+          folded_probs, self.beam_width, folded.index(""), words_guide,
+          candidate_threshold=1e-12)[:self.num_words]]
     out = []
     word_share = np.log(1 - self.number_share)
     for word in found:
@@ -118,9 +142,8 @@ class DictionaryDecoder:
           (1 - self.frequency_weight) * self._uniform
       for text, case in case_variants(word, self.lexicon.spellings[word]):
         out.append((text, "word", prior + self.case_log_priors[case]))
-    for labels, _ in decoders.prefix_beam_search(log_probs, 4, blank=self.blank,
-                                                 guide=digits_guide, kind="log_probs")[:2]:
-      out.append(("".join(chars[k] for k in labels), "number",
+    for labels, _ in decoders.search(log_probs, 4, self.blank, digits_guide)[:2]:
+      out.append(("".join(maps.chars[k] for k in labels), "number",
                   np.log(self.number_share) - len(labels) * np.log(10)))
     return out
 
@@ -129,15 +152,14 @@ class DictionaryDecoder:
     """The best dictionary candidate (None if none can be aligned) and the
     open-vocabulary reading, each scored; `decode` picks between them."""
     log_probs = decoders.as_log_probs(matrix, kind, self.blank)
-    chars = self._setup(log_probs.shape[1])[0]
-    to_labels = {c: k for k, c in enumerate(chars) if c}
-    found = [c for c in self.candidates(log_probs, search) if all(ch in to_labels for ch in c[0])]
-    (open_labels, _), *_ = decoders.prefix_beam_search(log_probs, self.beam_width,
-                                                       blank=self.blank, kind="log_probs")
-    open_text = "".join(chars[k] for k in open_labels)
+    maps = self._setup(log_probs.shape[1])[0]
+    to_label = maps.to_label
+    found = [c for c in self.candidates(log_probs, search) if all(ch in to_label for ch in c[0])]
+    (open_labels, _), *_ = decoders.search(log_probs, self.beam_width, self.blank)
+    open_text = "".join(maps.chars[k] for k in open_labels)
     texts = [t for t, _, _ in found] + [open_text]
-    optical = decoders.ctc_log_probs(log_probs, [[to_labels[c] for c in t] for t in texts],
-                                     blank=self.blank, kind="log_probs")
+    optical = decoders.forward_scores(log_probs, [[to_label[c] for c in t] for t in texts],
+                                      self.blank)
     scores = optical[:-1] + np.array([p for _, _, p in found])
     best = None
     if len(found) and np.isfinite(scores.max()):
@@ -183,15 +205,7 @@ def token_passing(log_probs: np.ndarray, tables, folded: list[str], n: int = 8
     on_label[0] = decoders.NEG_INF
   end = np.where(words_end, np.maximum(on_label, on_blank), decoders.NEG_INF)
   top = np.argsort(-end, kind="stable")[:n]
-  return [(_spell(s, parent, label, folded), float(end[s])) for s in top if np.isfinite(end[s])]
-
-
-def _spell(node: int, parent, label, folded) -> str:
-  chars = []
-  while node:
-    chars.append(folded[label[node]])
-    node = parent[node]
-  return "".join(reversed(chars))
+  return [(spell(s, parent, label, folded), float(end[s])) for s in top if np.isfinite(end[s])]
 
 
 def segments_as_frames(char_probs: np.ndarray, segmentation_error: float = 0.05,
@@ -234,30 +248,29 @@ class WordBeamDecoder:
   def decode(self, matrix, kind: str = "auto") -> Decoded:
     from hwr_jax.ctc.language import word_tables
     log_probs = decoders.as_log_probs(matrix, kind, self.blank)
-    chars = label_chars(self.charset, log_probs.shape[1], self.blank)
-    folded_probs, folded = fold_case(log_probs, chars)
+    maps = label_maps(self.charset, log_probs.shape[1], self.blank)
+    folded, to_label = maps.folded, maps.to_label
+    folded_probs, _ = fold_case(log_probs, maps.chars, maps)
     if log_probs.shape[1] not in self._tables:
       self._tables[log_probs.shape[1]] = word_tables(
           self.lexicon, folded, self.separator, self.word_lm if self.mode == "ngrams" else None,
           self.lm_weight)
-    found = decoders.prefix_beam_search(folded_probs, self.beam_width, blank=folded.index(""),
-                                        guide=self._tables[log_probs.shape[1]],
-                                        kind="log_probs", candidate_threshold=1e-12)
+    found = decoders.search(folded_probs, self.beam_width, folded.index(""),
+                            self._tables[log_probs.shape[1]], candidate_threshold=1e-12)
     if not found:
       return Decoded("", decoders.NEG_INF, decoders.NEG_INF, "none")
     labels, score = found[0]
     words = "".join(folded[k] for k in labels).split(self.separator)
-    to_labels = {c: k for k, c in enumerate(chars) if c}
     line = [self.lexicon.spellings[w][0] for w in words]
     for i, word in enumerate(words):   # each word's case, the others fixed
       variants = [(t, c) for t, c in case_variants(word, self.lexicon.spellings[word])
-                  if all(ch in to_labels for ch in t)]
+                  if all(ch in to_label for ch in t)]
       texts = [self.separator.join(line[:i] + [t] + line[i + 1:]) for t, _ in variants]
-      optical = decoders.ctc_log_probs(log_probs, [[to_labels[c] for c in t] for t in texts],
-                                       blank=self.blank, kind="log_probs")
+      optical = decoders.forward_scores(log_probs, [[to_label[c] for c in t] for t in texts],
+                                        self.blank)
       best = int(np.argmax(optical + np.array([CASE_LOG_PRIORS[c] for _, c in variants])))
       line[i] = variants[best][0]
     text = self.separator.join(line)
-    optical = float(decoders.ctc_log_probs(log_probs, [[to_labels[c] for c in text]],
-                                           blank=self.blank, kind="log_probs")[0])
+    optical = float(decoders.forward_scores(log_probs, [[to_label[c] for c in text]],
+                                            self.blank)[0])
     return Decoded(text, score, optical, "words")

@@ -200,6 +200,15 @@ def trie_arrays(tables: GuideTables):
   return tables.__dict__["_trie"]
 
 
+def spell(node: int, parent, label, chars: list[str]) -> str:
+  """The text of a trie node: its labels' characters from the root."""
+  spelled = []
+  while node:
+    spelled.append(chars[label[node]])
+    node = parent[node]
+  return "".join(reversed(spelled))
+
+
 def char_class_tables(chars: list[str], accept) -> GuideTables:
   """Only labels whose characters pass `accept` (e.g. str.isdigit), at
   least one of them."""
@@ -217,7 +226,7 @@ class WordNgramLM:
 
   def __init__(self, lines, vocabulary):
     self.vocabulary = list(vocabulary)
-    index = {w: i for i, w in enumerate(self.vocabulary)}
+    self.index = index = {w: i for i, w in enumerate(self.vocabulary)}
     size = len(self.vocabulary)
     unigram = np.ones(size)
     pairs = collections.Counter()
@@ -241,9 +250,8 @@ class WordNgramLM:
   def log_prob(self, previous: str | None, word: str) -> float:
     """log P(word | previous word); previous None: at the start of a line."""
     from hwr_jax.ctc.compiled import word_log_prob
-    index = {w: i for i, w in enumerate(self.vocabulary)}
-    return word_log_prob(len(self.vocabulary) if previous is None else index[previous.lower()],
-                          index[word.lower()], self.arrays)
+    context = len(self.vocabulary) if previous is None else self.index[previous.lower()]
+    return word_log_prob(context, self.index[word.lower()], self.arrays)
 
 
 def word_tables(lexicon: Lexicon, chars: list[str], separator: str = " ",
@@ -261,11 +269,7 @@ def word_tables(lexicon: Lexicon, chars: list[str], separator: str = " ",
   index = {w: i for i, w in enumerate(vocabulary)}
   word_of_state = np.full(len(tables.next), -1, np.int32)
   for node in np.flatnonzero(np.isfinite(tables.final)):
-    spelled, s = [], node
-    while s:
-      spelled.append(chars[label[s]].lower())
-      s = parent[s]
-    word_of_state[node] = index.get("".join(reversed(spelled)), -1)
+    word_of_state[node] = index.get(spell(node, parent, label, chars).lower(), -1)
   if word_lm is None:
     word_lm = WordNgramLM([], vocabulary)
     lm_weight = 0.0

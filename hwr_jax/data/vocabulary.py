@@ -13,14 +13,18 @@ import os
 FILE = "vocabulary.tsv"
 
 
-def write(workdir: str, counts: collections.Counter) -> None:
+def _write(workdir: str, name: str, text: str) -> None:
+  """Writes `workdir/name` whole or not at all."""
   os.makedirs(workdir, exist_ok=True)
-  path = os.path.join(workdir, FILE)
+  path = os.path.join(workdir, name)
   with open(path + ".tmp", "w", encoding="utf-8") as f:
-    for text, count in counts.most_common():
-      if "\t" not in text and "\n" not in text:
-        f.write(f"{text}\t{count}\n")
+    f.write(text)
   os.replace(path + ".tmp", path)
+
+
+def write(workdir: str, counts: collections.Counter) -> None:
+  _write(workdir, FILE, "".join(f"{text}\t{count}\n" for text, count in counts.most_common()
+                                if "\t" not in text and "\n" not in text))
 
 
 def read(workdir: str) -> collections.Counter | None:
@@ -48,12 +52,8 @@ def write_class_counts(workdir: str, charset: str, labels) -> None:
   import json
 
   import numpy as np
-  os.makedirs(workdir, exist_ok=True)
   counts = np.bincount(np.asarray(labels), minlength=len(charset)).tolist()
-  path = os.path.join(workdir, CLASS_COUNTS_FILE)
-  with open(path + ".tmp", "w") as f:
-    json.dump({"charset": charset, "counts": counts}, f)
-  os.replace(path + ".tmp", path)
+  _write(workdir, CLASS_COUNTS_FILE, json.dumps({"charset": charset, "counts": counts}))
 
 
 def read_class_counts(workdir: str, charset: str):
