@@ -3,7 +3,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from configs import common
-from hwr_jax.data import sources, tfds_source
+from hwr_jax.data import idx, sources, tfds_source
 from hwr_jax.data.errors import DataError
 
 
@@ -23,6 +23,17 @@ def test_idx_source_splits_and_maps_labels(idx_dataset):
   assert len(splits.train[0]) == 450 and len(splits.validation[0]) == 150
   assert len(splits.test[0]) == 200
   assert splits.train[1].max() < 47 and splits.test[1].max() < 47
+
+
+def test_byclass_files_train_a_digits_task(idx_dataset):
+  paths = idx_dataset(num_train=620, num_test=124, num_classes=62)
+  splits = sources.load(idx_config(paths, validation_fraction=0.2,
+                                   label_space="digits", file_label_space="byclass"))
+  assert splits.charset == "0123456789"
+  _, raw = idx.read_image_label_pair(paths["train_images"], paths["train_labels"])
+  train_labels = np.concatenate([splits.train[1], splits.validation[1]])
+  np.testing.assert_array_equal(train_labels, raw[raw < 10])   # the digits, in file order
+  assert splits.test[1].max() < 10 and len(splits.test[1]) > 0
 
 
 def test_max_train_examples(idx_dataset):

@@ -1,4 +1,4 @@
-"""EMNIST label maps: class index <-> character, and the ByClass->Balanced merge.
+"""EMNIST label maps: class index <-> character, and merges between label spaces.
 
 The official mapping files list ASCII codes; the strings below are those
 codes as characters (tests check them against the official files).
@@ -28,12 +28,26 @@ def charset(name: str) -> str:
   return CHARSETS[name]
 
 
-def byclass_to_balanced() -> np.ndarray:
-  """Lookup table: ByClass label -> Balanced label (merged letters -> capital)."""
-  table = []
-  for ch in BYCLASS_CHARS:
-    table.append(BALANCED_CHARS.index(ch) if ch in BALANCED_CHARS
-                 else BALANCED_CHARS.index(ch.upper()))
+# (from, to) label spaces where every source class lies inside one target
+# class or outside the target space: ByClass -> any, the 47-class spaces ->
+# Letters / Digits. MNIST and Digits share one label space.
+MERGES = {("byclass", "balanced"), ("byclass", "bymerge"), ("byclass", "letters"),
+          ("byclass", "digits"), ("byclass", "mnist"), ("balanced", "letters"),
+          ("balanced", "digits"), ("bymerge", "letters"), ("bymerge", "digits"),
+          ("digits", "mnist"), ("mnist", "digits"), ("balanced", "bymerge"),
+          ("bymerge", "balanced")}
+
+
+def merge_table(from_space: str, to_space: str) -> np.ndarray:
+  """Lookup table: label in `from_space` -> label in `to_space`, or -1 for a
+  class outside it (ByClass letters under Digits). A letter goes to its own
+  character, else its capital (Balanced merges), else its lowercase (Letters)."""
+  if from_space != to_space and (from_space, to_space) not in MERGES:
+    raise ValueError(f"Cannot map labels from {from_space!r} to {to_space!r}: the target "
+                     "would have to split classes the source merged.")
+  source, target = charset(from_space), charset(to_space)
+  table = [next((target.index(c) for c in (ch, ch.upper(), ch.lower()) if c in target), -1)
+           for ch in source]
   return np.asarray(table, dtype=np.int32)
 
 

@@ -33,13 +33,23 @@ class Splits:
 
 
 def convert_labels(y: np.ndarray, from_space: str, to_space: str) -> np.ndarray:
-  """Maps labels between label spaces (only identity and ByClass -> Balanced)."""
-  if from_space == to_space or {from_space, to_space} == {"balanced", "bymerge"}:
+  """Maps labels between label spaces (`labels.MERGES`); -1 marks an example
+  whose class is outside `to_space` (see `keep_in_space`)."""
+  if from_space == to_space:
     return y
-  if (from_space, to_space) == ("byclass", "balanced"):
-    return label_maps.byclass_to_balanced()[y]
-  raise DataError(f"Cannot map labels from {from_space!r} to {to_space!r}; "
-                  "only ByClass -> Balanced merges are defined.")
+  try:
+    return label_maps.merge_table(from_space, to_space)[y]
+  except ValueError as e:
+    raise DataError(f"{e} Check data.file_label_space / data.label_space.") from None
+
+
+def keep_in_space(x: np.ndarray, y: np.ndarray, what: str) -> Arrays:
+  """Drops the examples `convert_labels` marked as outside the label space."""
+  keep = y >= 0
+  if not keep.all():
+    print(f"{what}: kept {int(keep.sum())} of {len(y)} images (the others' classes are "
+          "outside the label space).")
+  return x[keep], y[keep]
 
 
 def split_validation(x: np.ndarray, y: np.ndarray, fraction: float):
@@ -107,7 +117,7 @@ def load_test(config) -> Arrays | None:
   if config.test_images:
     x, y = idx.read_image_label_pair(config.test_images, config.test_labels)
     from_space = config.test_file_label_space or config.file_label_space
-    y = convert_labels(y, from_space, config.label_space)
+    x, y = keep_in_space(x, convert_labels(y, from_space, config.label_space), "test")
     _check_labels(y, len(label_maps.charset(config.label_space)), "test")
     return x, y
   if config.source == "idx":
@@ -122,7 +132,8 @@ def load(config, with_test: bool = True) -> Splits:
     if not config.train_images:
       raise DataError("data.source='idx' needs data.train_images and data.train_labels.")
     x, y = idx.read_image_label_pair(config.train_images, config.train_labels)
-    y = convert_labels(y, config.file_label_space, config.label_space)
+    x, y = keep_in_space(x, convert_labels(y, config.file_label_space, config.label_space),
+                         "train")
   else:
     x, y = load_source_split(config, "train")
   if config.source != "idx" and label_maps.charset(source_label_space(config)) != charset:
