@@ -10,8 +10,6 @@ training; words whose segmentation IAM marks 'ok'. The charset is the
 training texts'. Evaluate on the test writers with experiments/iam_words.py.
 """
 
-import ml_collections
-
 from configs import words
 
 
