@@ -1,10 +1,12 @@
 """CER / WER / speed of the segmentation reader on synthesized handwritten words.
 
   python experiments/segmentation_reader.py --workdir=runs/dev_byclass --num_words=1000
+  python experiments/segmentation_reader.py --workdir=runs/dev_digits --out=outputs/segmentation_reader_digits
 
 Words are composed from glyph images the classifier never trained on (its
 validation split), then read with the reader's post-steps switched on one by
-one. Writes results.md, results.json and example pictures to --out.
+one. A model of another label space reads what its glyphs spell (a digits
+model digit strings, a letters model lowercase words). Writes results.md, results.json and example pictures to --out.
 """
 
 import json
@@ -22,7 +24,7 @@ from hwr_jax.readers.segmentation import SegmentationReader, save_picture  # noq
 from hwr_jax.data import words  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("workdir", "runs/dev_byclass", "Workdir of a trained ByClass classifier.")
+flags.DEFINE_string("workdir", "runs/dev_byclass", "Workdir of a trained classifier (any label space).")
 flags.DEFINE_integer("num_words", 1000, "Test words to synthesize.")
 flags.DEFINE_integer("seed", 0, "Seed of the test set.")
 flags.DEFINE_integer("num_lines", 200, "Three-word lines to synthesize (spaces found from gaps).")
@@ -62,7 +64,7 @@ def main(argv):
     rows.append(result)
     print(json.dumps(result))
   # Lines of three words: the default reader, spaces included.
-  lines_texts = [" ".join(words.sample_texts(3, rng, max_len=8)) for _ in range(FLAGS.num_lines)]
+  lines_texts = [" ".join(words.sample_texts(3, rng, max_len=8, charset=bank.charset)) for _ in range(FLAGS.num_lines)]
   line_readings = [reader.read(words.render_word(t, bank, rng)) for t in lines_texts]
   line_result = {"reader": "+ case by size (default), 3-word lines",
                  **metrics.text_error_rates(lines_texts, [r.text for r in line_readings]),

@@ -3,6 +3,7 @@ import pytest
 
 from configs import common
 from hwr_jax.data import words
+from hwr_jax.data import labels
 from hwr_jax.data.labels import BYCLASS_CHARS
 from conftest import synthetic_glyphs
 
@@ -59,6 +60,22 @@ def test_heldout_bank_is_the_validation_split(tmp_path):
                 validation_fraction=0.25)
   bank = words.heldout_bank(config)
   np.testing.assert_array_equal(bank.images, images[150:])   # never the training part
-  config.label_space = "balanced"
-  with pytest.raises(ValueError, match="ByClass"):
-    words.heldout_bank(config)
+  assert bank.charset == BYCLASS_CHARS
+
+
+@pytest.mark.parametrize("space, allowed", [
+    ("digits", set(labels.DIGITS)), ("letters", set(labels.LETTERS)),
+    ("balanced", set(labels.BALANCED_CHARS))])
+def test_a_bank_spells_only_what_its_label_space_holds(space, allowed):
+  images, glyph_labels = synthetic_glyphs(400, len(labels.charset(space)))
+  bank = words.GlyphBank(images, glyph_labels, labels.charset(space))
+  rng = np.random.default_rng(0)
+  word_images, texts = words.sample_words(60, bank, rng)
+  assert len(texts) == len(word_images) == 60
+  assert all(set(t) <= allowed for t in texts)
+  if space == "digits":
+    assert all(t.isdigit() for t in texts)
+  else:   # words, as many as ByClass gets
+    assert sum(t.isalpha() for t in texts) > 45
+  with pytest.raises(ValueError, match="No glyph images"):
+    bank.sample("!", rng)

@@ -17,7 +17,7 @@ import dataclasses
 import cv2
 import numpy as np
 
-from hwr_jax.data.labels import BYCLASS_CHARS
+from hwr_jax.data.labels import BYCLASS_CHARS, charset as label_charset
 
 # Vertical placement in units of cap height, relative to the baseline:
 # (top, bottom); positive is above the baseline.
@@ -61,13 +61,11 @@ class GlyphBank:
 
 def heldout_bank(data_config) -> GlyphBank:
   """Glyphs a classifier trained with `data_config` never saw: its validation
-  split. Needs case-sensitive (ByClass) labels to spell words."""
+  split, under that model's label space (a digits model's bank spells digit
+  strings, a letters model's lowercase words; ByClass spells everything)."""
   from hwr_jax.data import sources
-  if data_config.label_space != "byclass":
-    raise ValueError("Word synthesis needs a ByClass (62-class, case-sensitive) "
-                     f"label space, not {data_config.label_space!r}.")
   images, labels = sources.load(data_config, with_test=False).validation
-  return GlyphBank(images, labels)
+  return GlyphBank(images, labels, label_charset(data_config.label_space))
 
 
 _WORD_LISTS: dict = {}   # size -> (words, weights), built once per process
@@ -94,9 +92,17 @@ def word_list(size: int = 20000) -> tuple[list[str], np.ndarray]:
 
 
 def sample_texts(n: int, rng: np.random.Generator, words=None, max_len: int = 12,
-                 digits: float = 0.1) -> list[str]:
+                 digits: float = 0.1, charset: str = BYCLASS_CHARS) -> list[str]:
   """Texts as in handwriting: mostly lowercase words, some Capitalized (15 %),
-  some ALL-CAPS (8 %), a `digits` share of digit strings."""
+  some ALL-CAPS (8 %), a `digits` share of digit strings, spelled in
+  `charset`: a letter it lacks becomes its other case (Balanced's merged 'l'
+  is 'L', Letters' 'A' is 'a'); all digit strings when it holds no letters,
+  none when it holds no digits."""
+  if not any(ch.isalpha() for ch in charset):
+    digits = 1.0
+  elif not any(ch.isdigit() for ch in charset):
+    digits = 0.0
+  allowed = set(charset)
   words, weights = words or word_list()
   # The draws of rng.choice(len(words), p=weights), without its O(len(words))
   # set-up per call: the same words for the same rng.
@@ -113,7 +119,9 @@ def sample_texts(n: int, rng: np.random.Generator, words=None, max_len: int = 12
         text = text.capitalize()
       elif kind < digits + 0.23:
         text = text.upper()
-    if len(text) <= max_len:
+    if not allowed.issuperset(text):
+      text = "".join(ch if ch in allowed else ch.swapcase() for ch in text)
+    if len(text) <= max_len and allowed.issuperset(text):
       texts.append(text)
   return texts
 
@@ -207,6 +215,7 @@ def render_word(text: str, bank: GlyphBank, rng: np.random.Generator,
 
 def sample_words(n: int, bank: GlyphBank, rng: np.random.Generator, words=None,
                  max_len: int = 12, digits: float = 0.1) -> tuple[list[np.ndarray], list[str]]:
-  """`n` sampled texts (see `sample_texts`) and their rendered images."""
-  texts = sample_texts(n, rng, words, max_len, digits)
+  """`n` sampled texts the bank can spell (see `sample_texts`) and their
+  rendered images."""
+  texts = sample_texts(n, rng, words, max_len, digits, bank.charset)
   return [render_word(t, bank, rng) for t in texts], texts
