@@ -6,7 +6,8 @@
 Words are composed from glyph images the classifier never trained on (its
 validation split), then read with the reader's post-steps switched on one by
 one. A model of another label space reads what its glyphs spell (a digits
-model digit strings, a letters model lowercase words). Writes results.md, results.json and example pictures to --out.
+model digit strings, a letters model lowercase words). Writes results.md,
+results.json and example pictures to --out.
 """
 
 import json
@@ -64,7 +65,8 @@ def main(argv):
     rows.append(result)
     print(json.dumps(result))
   # Lines of three words: the default reader, spaces included.
-  lines_texts = [" ".join(words.sample_texts(3, rng, max_len=8, charset=bank.charset)) for _ in range(FLAGS.num_lines)]
+  lines_texts = [" ".join(words.sample_texts(3, rng, max_len=8, charset=bank.charset))
+                 for _ in range(FLAGS.num_lines)]
   line_readings = [reader.read(words.render_word(t, bank, rng)) for t in lines_texts]
   line_result = {"reader": "+ case by size (default), 3-word lines",
                  **metrics.text_error_rates(lines_texts, [r.text for r in line_readings]),
