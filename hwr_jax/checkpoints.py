@@ -24,6 +24,7 @@ import os
 import shutil
 import sys
 import time
+import traceback
 
 import jax
 import numpy as np
@@ -159,11 +160,20 @@ def _is_loop_noise(error) -> bool:
 
 
 class _OrbaxErrorFilter(logging.Filter):
-  """Drops orbax's ERROR records (a failed background write logs its whole
-  traceback): the same error reaches the caller, which reports it once."""
+  """Drops the ERROR records of a failed orbax read or write: orbax's own
+  (it logs its whole traceback) and asyncio's "Task exception was never
+  retrieved" for each of orbax's write tasks (logged when they are garbage
+  collected, often at exit). The same error reaches the caller, which reports
+  it once."""
 
   def filter(self, record: logging.LogRecord) -> bool:
-    return not (record.levelno >= logging.ERROR and "orbax" in record.pathname)
+    if record.levelno < logging.ERROR:
+      return True
+    if "orbax" in record.pathname:
+      return False
+    tb = record.exc_info[2] if record.exc_info else None
+    return not any("orbax" in frame.f_code.co_filename
+                   for frame, _ in traceback.walk_tb(tb))
 
 
 def _drop_background_noise() -> None:
@@ -184,7 +194,8 @@ def _drop_background_noise() -> None:
       unraisablehook(info)
   on_exception.hwr_jax = True
   sys.excepthook, sys.unraisablehook = on_exception, on_unraisable
-  logging.getLogger("absl").addFilter(_OrbaxErrorFilter())
+  for name in ("absl", "asyncio"):
+    logging.getLogger(name).addFilter(_OrbaxErrorFilter())
 
 
 @contextlib.contextmanager
