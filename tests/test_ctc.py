@@ -237,6 +237,26 @@ def test_dictionary_decoder_reads_case_variants_numbers_and_repeats():
     assert read("4", "0", None, "0", "7", name=name) == "4007"
 
 
+def test_a_model_of_real_text_reads_a_frequent_mark_not_a_rare_number():
+  """IAM's '"' looks like a '1'. With the synthesized words' priors (numbers:
+  10 % of words) the number wins; with the real-text priors of a model whose
+  training words hold few numbers and many quotation marks, the mark does."""
+  import collections
+
+  from hwr_jax.readers.crnn import real_text_priors
+  charset = '"01abcdefghijklmnopqrstuvwxyz'
+  rng = np.random.default_rng(0)
+  filler = ["".join(rng.choice(list("bdhtuvwxy"), 6)) for _ in range(4998)]
+  counts = collections.Counter({'"': 300, "the": 900, "1": 2, **{w: 1 for w in filler}})
+  lexicon = Lexicon(sorted(counts), [counts[w] for w in sorted(counts)])
+  look_alike = dictionary_matrix(charset, [('"', "1")])
+  assert TextDecoder(charset, lexicon=lexicon).decode(look_alike, "lexicon")[0] == "1"
+  real = TextDecoder(charset, lexicon=lexicon, **real_text_priors(counts))
+  assert real.decode(look_alike, "lexicon")[0] == '"'
+  # A clear number is still read as one.
+  assert real.decode(dictionary_matrix(charset, ["1", None, "0"]), "lexicon")[0] == "10"
+
+
 def test_the_open_vocabulary_reading_wins_only_by_the_margin():
   charset = "abcdefghijklmnopqrstuvwxyz"
   lexicon = Lexicon(["hello", "help", "world"])

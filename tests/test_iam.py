@@ -172,6 +172,15 @@ def test_iam_training_stores_the_charset_and_vocabulary(iam_run):
   assert counts["M Ps"] == 1 and "Powell" not in counts and sum(counts.values()) == 49
 
 
+def test_the_share_of_numbers_among_training_words_is_counted_and_smoothed():
+  import collections
+
+  from hwr_jax.data import vocabulary
+  counts = collections.Counter({"1984": 3, "the": 5, "12a": 1, "3.5": 1})
+  assert vocabulary.number_share(counts) == pytest.approx((3 + 1) / (10 + 2))
+  assert 0 < vocabulary.number_share(collections.Counter({"the": 9})) < 0.1
+
+
 def test_hwr_read_and_the_evaluation_script_read_iam_words(iam_run, tmp_path):
   root, workdir = iam_run
   image = root / "words/a01/a01-003u/a01-003u-00-00.png"

@@ -13,7 +13,9 @@ frequency: `frequency_weight`) + log P(case), a number's log(share of
 numbers) - digits * log(10). The open-vocabulary text wins
 only when its CTC score beats the best dictionary candidate's by more than
 `open_margin` nats (8: calibrated for the CRNN on words apart from the test
-words, experiments/dictionary_decoding.py; `fallback=False`: never).
+words, experiments/dictionary_decoding.py; `fallback=False`: never). These
+defaults suit synthesized words; a model trained on real text reads with
+`readers/crnn.py: real_text_priors` (chosen on IAM's validation writers).
 
 With `search="token_passing"`, the word candidates are instead the lexicon
 words with the best single alignment (Viterbi; token passing of Graves et
