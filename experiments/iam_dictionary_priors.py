@@ -21,7 +21,6 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
@@ -45,12 +44,7 @@ def main(argv):
   from hwr_jax import readers
   os.makedirs(FLAGS.out, exist_ok=True)
   entries = [w for w in iam.read_words(FLAGS.iam) if w.ok and w.split == "validation"]
-  images, texts = [], []
-  for w in entries[:FLAGS.max_words or None]:
-    image = cv2.imread(w.path, cv2.IMREAD_GRAYSCALE) if os.path.isfile(w.path) else None
-    if image is not None and image.size:
-      images.append(image)
-      texts.append(w.text)
+  images, texts, _ = iam.load_images(entries[:FLAGS.max_words or None])
   reader = readers.load_reader(FLAGS.workdir, "crnn", decoder="lexicon")
   readings = reader.read_many(images)
   kept = [i for i, r in enumerate(readings) if r.error is None]

@@ -22,7 +22,6 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
@@ -67,14 +66,7 @@ def main(argv):
   from hwr_jax import readers
   os.makedirs(FLAGS.out, exist_ok=True)
   entries = [w for w in iam.read_words(FLAGS.iam) if w.ok and w.split == FLAGS.split]
-  images, texts, unreadable = [], [], 0
-  for w in entries[:FLAGS.max_words or None]:
-    image = cv2.imread(w.path, cv2.IMREAD_GRAYSCALE) if os.path.isfile(w.path) else None
-    if image is None or image.size == 0:
-      unreadable += 1
-      continue
-    images.append(image)
-    texts.append(w.text)
+  images, texts, unreadable = iam.load_images(entries[:FLAGS.max_words or None])
   writers = len({w.writer for w in entries})
   train_vocabulary = vocabulary.read(FLAGS.workdir) or collections.Counter()
   seen = np.array([t in train_vocabulary for t in texts])

@@ -2,8 +2,7 @@ import numpy as np
 import pytest
 
 from configs import common
-from hwr_jax.data import words
-from hwr_jax.data import labels
+from hwr_jax.data import labels, words
 from hwr_jax.data.labels import BYCLASS_CHARS
 from conftest import synthetic_glyphs
 

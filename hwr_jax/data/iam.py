@@ -96,3 +96,18 @@ def read_words(root: str) -> list[Word]:
       result.append(Word(word_id, fields[1] == "ok", " ".join(fields[8:]), path, writer,
                          writer_split(writer)))
   return result
+
+
+def load_images(entries: list[Word]) -> tuple[list, list[str], int]:
+  """(grayscale images, their texts, how many were skipped) of word entries;
+  an image that is missing, unreadable or empty is skipped and counted."""
+  import cv2
+  images, texts, skipped = [], [], 0
+  for w in entries:
+    image = cv2.imread(w.path, cv2.IMREAD_GRAYSCALE) if os.path.isfile(w.path) else None
+    if image is None or image.size == 0:
+      skipped += 1
+      continue
+    images.append(image)
+    texts.append(w.text)
+  return images, texts, skipped

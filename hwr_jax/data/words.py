@@ -119,8 +119,7 @@ def sample_texts(n: int, rng: np.random.Generator, words=None, max_len: int = 12
         text = text.capitalize()
       elif kind < digits + 0.23:
         text = text.upper()
-    if not allowed.issuperset(text):
-      text = "".join(ch if ch in allowed else ch.swapcase() for ch in text)
+    text = "".join(ch if ch in allowed else ch.swapcase() for ch in text)
     if len(text) <= max_len and allowed.issuperset(text):
       texts.append(text)
   return texts
