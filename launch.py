@@ -2,6 +2,8 @@
 
   python launch.py --config=configs/balanced.py --workdir=runs/balanced
   python launch.py --config=configs/balanced.py --workdir=runs/balanced --mode=evaluate
+  python launch.py --config=configs/iam_words.py --workdir=runs/iam --mode=evaluate \
+      --config.words.path=IAM_FOLDER --decoders=best_path,lexicon
   python launch.py --config=configs/dev_byclass.py --workdir=runs/dev --config.num_epochs=2
 """
 
@@ -24,6 +26,8 @@ flags.DEFINE_enum("mode", "train", ["train", "evaluate"],
                   "train (then evaluate the best checkpoint) or evaluate only.")
 flags.DEFINE_string("checkpoint", "best", "evaluate: 'best', 'latest' or a step number.")
 flags.DEFINE_enum("split", "test", ["test", "validation"], "evaluate: which split.")
+flags.DEFINE_list("decoders", [], "evaluate a word model: CTC decoders (default: every "
+                  "decoder that fits its charset).")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -39,27 +43,23 @@ def main(argv):
     print(f"\nerror: {e}", file=sys.stderr)
     sys.exit(1)
   # Imported after the runtime setup, which must precede any JAX computation.
-  from hwr_jax import evaluate, train, train_words
+  from hwr_jax import evaluators, training
   from hwr_jax.checkpoints import (CheckpointMismatchError, CheckpointSaveError,
                                    ModelLoadError)
   from hwr_jax.data.errors import DataError
-  from hwr_jax.train_loop import Preempted
+  from hwr_jax.evaluators.text import EvaluationError
   try:
-    if config.get("task") == "words":
-      if FLAGS.mode != "train":
-        raise app.UsageError("Word readers are evaluated with experiments/compare_readers.py "
-                             "and used with hwr-read --reader=crnn.")
-      train_words.train_and_evaluate(config, FLAGS.workdir)
-    elif FLAGS.mode == "train":
-      train.train_and_evaluate(config, FLAGS.workdir)
+    if FLAGS.mode == "train":
+      training.train_and_evaluate(config, FLAGS.workdir)
     else:
-      evaluate.evaluate_checkpoint(config, FLAGS.workdir, FLAGS.checkpoint, FLAGS.split)
+      evaluators.evaluate(config, FLAGS.workdir, FLAGS.checkpoint, FLAGS.split,
+                          FLAGS.decoders or None)
   except (DataError, CheckpointMismatchError, ModelLoadError, CheckpointSaveError,
-          train.TrainingDivergedError, FileNotFoundError) as e:
+          EvaluationError, training.TrainingDivergedError, FileNotFoundError) as e:
     # Expected failures: say what happened and what to do, without a traceback.
     print(f"\nerror: {e}", file=sys.stderr)
     sys.exit(1)
-  except Preempted as e:
+  except training.Preempted as e:
     print(f"\n{e}", file=sys.stderr)
     sys.exit(EXIT_STOPPED)
   except KeyboardInterrupt:

@@ -57,7 +57,7 @@ def get_base_config() -> ml_collections.ConfigDict:
 
   # Many processes (hosts): jax.distributed.initialize(). What is unset here
   # comes from JAX_COORDINATOR_ADDRESS / JAX_NUM_PROCESSES / JAX_PROCESS_ID,
-  # else from the cluster (SLURM, Open MPI, TPU pods). README: 'Many hosts'.
+  # else from the cluster (SLURM, Open MPI, TPU pods). docs/training.md: 'Many hosts'.
   config.distributed = False
   config.coordinator_address = ""   # host:port of process 0
   config.num_processes = 0          # 0: not set here

@@ -41,8 +41,8 @@ def _images(args, reader):
     images = [cv2.imread(entries[i].path, cv2.IMREAD_GRAYSCALE) for i in picked]
     images = [im for im in images if im is not None and im.size][:4 * args.num_words]
   else:
-    from hwr_jax.data import words
-    images, _ = words.sample_words(4 * args.num_words, words.heldout_bank(reader.config.data), rng)
+    from hwr_jax.data import word_synthesis
+    images, _ = word_synthesis.sample_words(4 * args.num_words, word_synthesis.heldout_bank(reader.config.data), rng)
   lines = []
   for k in range(0, len(images) - 3, 4):
     group = images[k:k + 4]

@@ -13,7 +13,7 @@ Prints one JSON object per measurement and checkout, then a summary:
   words_per_s  one `hwr-read` call on --num_words images (startup included), run
                twice: `_first` compiles the batch shapes, the second finds them cached
 Word images are synthesized from glyphs the classifier never trained on
-(`hwr_jax/data/words.py`); the CPU is printed with the results.
+(`hwr_jax/data/word_synthesis.py`); the CPU is printed with the results.
 """
 
 import argparse
@@ -79,10 +79,10 @@ def make_words(classifier: str, folder: str, n: int, seed: int) -> list[str]:
   import cv2
   import numpy as np
   from hwr_jax import checkpoints
-  from hwr_jax.data import words
+  from hwr_jax.data import word_synthesis
   os.makedirs(folder, exist_ok=True)
-  bank = words.heldout_bank(checkpoints.load_workdir_config(classifier).data)
-  images, _ = words.sample_words(n, bank, np.random.default_rng([seed, 50_000]))
+  bank = word_synthesis.heldout_bank(checkpoints.load_workdir_config(classifier).data)
+  images, _ = word_synthesis.sample_words(n, bank, np.random.default_rng([seed, 50_000]))
   paths = []
   for i, image in enumerate(images):
     paths.append(os.path.join(folder, f"w{i:04d}.png"))

@@ -39,10 +39,16 @@ def jax_step_fn(config, batch_size, num_classes):
   """The project's own jitted train step, as the config sets it up."""
   import jax
   import numpy as np
-  from hwr_jax import parallel, train
+  import functools
+
+  from hwr_jax import parallel
+  from hwr_jax.training import classifier
   mesh = parallel.make_mesh()
-  trainer = train.Trainer(config, mesh)
-  state = trainer.put_state(train.create_train_state(config, num_classes, 100))
+  train_step = jax.jit(functools.partial(
+      classifier.train_step, seed=config.seed, augmentation=config.augment,
+      label_smoothing=config.label_smoothing), donate_argnums=0)
+  state = jax.device_put(classifier.create_train_state(config, num_classes, 100),
+                         parallel.replicated(mesh))
   rng = np.random.default_rng(0)
   batch = parallel.host_to_global(
       {"image": rng.integers(0, 256, (batch_size, 28, 28), dtype=np.uint8),
@@ -50,7 +56,7 @@ def jax_step_fn(config, batch_size, num_classes):
   holder = {"state": state}
 
   def step():
-    holder["state"], metrics = trainer.train_step(holder["state"], batch)
+    holder["state"], metrics = train_step(holder["state"], batch)
     jax.block_until_ready(metrics["loss"])
   augment = "augmentation on" if config.augment.enabled else "no augmentation"
   return step, (f"jax {jax.__version__} / flax ({jax.default_backend()}, "

@@ -17,10 +17,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
-from hwr_jax import checkpoints, metrics, runtime  # noqa: E402
+from hwr_jax import checkpoints, runtime  # noqa: E402
+from hwr_jax.evaluators.text import text_error_rates  # noqa: E402
 from hwr_jax.readers.crnn import CRNNReader  # noqa: E402
 from hwr_jax.readers.segmentation import SegmentationReader  # noqa: E402
-from hwr_jax.data import words  # noqa: E402
+from hwr_jax.data import word_synthesis  # noqa: E402
+from hwr_jax.language import wordlists  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("classifier", "runs/dev_byclass", "Workdir of the character classifier.")
@@ -35,10 +37,10 @@ def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
   os.makedirs(FLAGS.out, exist_ok=True)
-  bank = words.heldout_bank(checkpoints.load_workdir_config(FLAGS.classifier).data)
+  bank = word_synthesis.heldout_bank(checkpoints.load_workdir_config(FLAGS.classifier).data)
   rng = np.random.default_rng([FLAGS.seed, 20_000])   # not the CRNN's validation words
-  images, texts = words.sample_words(FLAGS.num_words, bank, rng)
-  vocabulary = set(words.word_list()[0])
+  images, texts = word_synthesis.sample_words(FLAGS.num_words, bank, rng)
+  vocabulary = set(wordlists.word_list()[0])
   in_lexicon = np.mean([t.lower() in vocabulary for t in texts])
   print(f"{len(texts)} test words, {100 * in_lexicon:.0f} % of them in the 20k-word lexicon")
 
@@ -64,7 +66,7 @@ def main(argv):
 
   results = []
   for name, hypotheses, seconds in rows:
-    result = {"reader": name, **metrics.text_error_rates(texts, hypotheses),
+    result = {"reader": name, **text_error_rates(texts, hypotheses),
               "words_per_second": len(texts) / seconds}
     results.append(result)
     print(json.dumps(result))

@@ -24,8 +24,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
-from hwr_jax import checkpoints, metrics, runtime  # noqa: E402
-from hwr_jax.data import words  # noqa: E402
+from hwr_jax import checkpoints, runtime  # noqa: E402
+from hwr_jax.evaluators.text import text_error_rates  # noqa: E402
+from hwr_jax.data import word_synthesis  # noqa: E402
+from hwr_jax.language import wordlists  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("classifier", "runs/dev_byclass", "Workdir of the character classifier.")
@@ -51,9 +53,9 @@ def out_of_lexicon_words(lexicon_words: set, n: int = 20000) -> list[str]:
 
 def word_set(n, n_oov, bank, rng, lexicon_words, oov_words):
   uniform = (lexicon_words, np.full(len(lexicon_words), 1 / len(lexicon_words)))
-  images, texts = words.sample_words(n, bank, rng, uniform, digits=FLAGS.digits)
+  images, texts = word_synthesis.sample_words(n, bank, rng, uniform, digits=FLAGS.digits)
   oov = (oov_words, np.full(len(oov_words), 1 / len(oov_words)))
-  oov_images, oov_texts = words.sample_words(n_oov, bank, rng, oov, digits=0.0)
+  oov_images, oov_texts = word_synthesis.sample_words(n_oov, bank, rng, oov, digits=0.0)
   return images + oov_images, texts + oov_texts, np.r_[np.zeros(n, bool), np.ones(n_oov, bool)]
 
 
@@ -80,15 +82,16 @@ def kind_of(text: str) -> str:
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
-  from hwr_jax.ctc.decode import TextDecoder
+  from hwr_jax.ctc.text_decoder import TextDecoder
   from hwr_jax.ctc.dictionary import segments_as_frames
-  from hwr_jax.readers.crnn import CRNNReader, default_language_model, default_lexicon
+  from hwr_jax.language.defaults import default_language_model, default_lexicon
+  from hwr_jax.readers.crnn import CRNNReader
   from hwr_jax.readers.segmentation import SegmentationReader
   os.makedirs(FLAGS.out, exist_ok=True)
-  bank = words.heldout_bank(checkpoints.load_workdir_config(FLAGS.classifier).data)
+  bank = word_synthesis.heldout_bank(checkpoints.load_workdir_config(FLAGS.classifier).data)
   halves = np.arange(len(bank.labels)) % 2
   calibration_bank, test_bank = bank.subset(halves == 0), bank.subset(halves == 1)
-  lexicon_words = words.word_list()[0]
+  lexicon_words = wordlists.word_list()[0]
   oov_words = out_of_lexicon_words(set(lexicon_words))
   rng = np.random.default_rng([FLAGS.seed, 50_000])
   cal_images, cal_texts, _ = word_set(int(0.9 * FLAGS.num_calibration),
@@ -169,10 +172,10 @@ def main(argv):
     inlex = ~is_oov
     non_words = [(t, h) for t, h in zip(texts[inlex], hyps[inlex])
                  if not t.isdigit() and h.lower() not in lexicon_set]
-    per_kind = {k: metrics.text_error_rates(list(texts[inlex][m]), list(hyps[inlex][m]))["wer"]
+    per_kind = {k: text_error_rates(list(texts[inlex][m]), list(hyps[inlex][m]))["wer"]
                 for k in ("lowercase", "Capitalized", "ALL CAPS", "digits")
                 for m in [np.array([kind_of(t) == k for t in texts[inlex]])] if m.any()}
-    result = {"decoder": name, **metrics.text_error_rates(list(texts[inlex]), list(hyps[inlex])),
+    result = {"decoder": name, **text_error_rates(list(texts[inlex]), list(hyps[inlex])),
               "wer_per_kind": per_kind, "in_lexicon_read_as_non_words": len(non_words),
               "non_word_examples": non_words[:8],
               "oov_word_accuracy": float(np.mean(hyps[is_oov] == texts[is_oov])),

@@ -1,5 +1,5 @@
 """How well the segmentation reader reads drawn input: held-out EMNIST glyphs
-replayed as canvas drawings (`readers/drawing.py:glyph_as_drawing`: the
+replayed as canvas drawings (`preprocess/drawing.py:glyph_as_drawing`: the
 glyph's skeleton traced with the demo's round 8 px brush on its 900x300
 canvas), read as `hwr-demo` reads them, against the same glyphs as images.
 
@@ -28,11 +28,11 @@ flags.DEFINE_integer("seed", 0, "Which glyphs, and where they are drawn.")
 
 def replay(workdir: str, num_glyphs: int, seed: int) -> list[dict]:
   from hwr_jax import checkpoints
-  from hwr_jax.data import words
-  from hwr_jax.readers.drawing import STROKE_SHARE, glyph_as_drawing, normalize_drawing
+  from hwr_jax.data import word_synthesis
+  from hwr_jax.preprocess.drawing import STROKE_SHARE, glyph_as_drawing, normalize_drawing
   from hwr_jax.readers.segmentation import SegmentationReader
   reader = SegmentationReader(workdir)
-  bank = words.heldout_bank(checkpoints.load_workdir_config(workdir).data)
+  bank = word_synthesis.heldout_bank(checkpoints.load_workdir_config(workdir).data)
   rng = np.random.default_rng(seed)
   index = rng.choice(len(bank.labels), min(num_glyphs, len(bank.labels)), replace=False)
   glyphs, truth = bank.images[index], [reader.charset[k] for k in bank.labels[index]]

@@ -12,7 +12,7 @@ numbers (the synthesized words' 0.1, or the share among the model's training
 words), each with its best open-vocabulary margin. Writes results.md and
 results.json to --out. The best (training words' share, weight 0.5, margin
 12) is what the CRNN reader uses for any workdir with a vocabulary
-(`readers/crnn.py: real_text_priors`).
+(`language/defaults.py: real_text_priors`).
 """
 
 import json
@@ -24,9 +24,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
-from hwr_jax import metrics, runtime  # noqa: E402
+from hwr_jax import runtime  # noqa: E402
+from hwr_jax.evaluators.text import text_error_rates  # noqa: E402
 from hwr_jax.ctc import dictionary  # noqa: E402
 from hwr_jax.data import iam, vocabulary  # noqa: E402
+from hwr_jax.language.defaults import number_share  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", "runs/iam", "Workdir of a configs/iam_words.py run.")
@@ -51,7 +53,7 @@ def main(argv):
   frames, texts = [readings[i].frames for i in kept], [texts[i] for i in kept]
   counts = vocabulary.read(FLAGS.workdir)
   shares = {"0.1 (synthesized words)": dictionary.NUMBER_SHARE,
-            "training words": vocabulary.number_share(counts)}
+            "training words": number_share(counts)}
   print(f"{len(texts)} validation words; numbers among the training words: "
         f"{100 * shares['training words']:.2f} %")
 
@@ -65,7 +67,7 @@ def main(argv):
         hypotheses = [o.text if (b is None or o.optical > b.optical + margin) else b.text
                       for b, o in pairs]
         row = {"number_share": share_name, "frequency_weight": weight, "margin": margin,
-               **metrics.text_error_rates(texts, hypotheses)}
+               **text_error_rates(texts, hypotheses)}
         rows.append(row)
       best = min(rows[-len(MARGINS):], key=lambda r: (r["wer"], r["cer"]))
       print(json.dumps(best))

@@ -25,7 +25,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
-from hwr_jax import metrics, runtime  # noqa: E402
+from hwr_jax import runtime  # noqa: E402
+from hwr_jax.evaluators.text import kind_of, text_error_rates  # noqa: E402
 from hwr_jax.data import iam, vocabulary  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -47,17 +48,6 @@ REFERENCES = [
     ("CRNN + CTC article this project follows (50 epochs)", "10.72 %", "26.45 %"),
     ("SimpleHTR (githubharald), best path", "~10 %", "~25 % (word accuracy ~75 %)"),
 ]
-
-
-def kind_of(text: str) -> str:
-  letters = [c for c in text if c.isalpha()]
-  if not letters:
-    return "digits" if any(c.isdigit() for c in text) else "punctuation"
-  if len(letters) > 1 and all(c.isupper() for c in letters):
-    return "ALL CAPS"
-  if letters[0].isupper():
-    return "Capitalized"
-  return "lowercase"
 
 
 def main(argv):
@@ -83,19 +73,19 @@ def main(argv):
     readings = reader.read_many(images)
     seconds = time.perf_counter() - start
     hypotheses = [r.text if r.error is None else "" for r in readings]
-    result = {"decoder": decoder, **metrics.text_error_rates(texts, hypotheses),
+    result = {"decoder": decoder, **text_error_rates(texts, hypotheses),
               "words_per_second": len(texts) / seconds}
     for name, mask in [("unseen_words", ~seen), *((k, kinds == k) for k in sorted(set(kinds)))]:
       if mask.any():
         chosen = np.flatnonzero(mask)
-        result[f"cer_{name}"] = metrics.text_error_rates(
+        result[f"cer_{name}"] = text_error_rates(
             [texts[i] for i in chosen], [hypotheses[i] for i in chosen])["cer"]
         result[f"count_{name}"] = int(mask.sum())
     rows.append((result, hypotheses))
     print(json.dumps(result))
 
-  from hwr_jax import train_loop
-  history = train_loop.epoch_records(os.path.join(FLAGS.workdir, "metrics.jsonl"))
+  from hwr_jax import run_log
+  history = run_log.epoch_records(os.path.join(FLAGS.workdir, "metrics.jsonl"))
   best = min(history, key=lambda r: r["val_cer"])
   results = [r for r, _ in rows]
   lines = [

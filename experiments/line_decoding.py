@@ -27,7 +27,8 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
-from hwr_jax import metrics, runtime  # noqa: E402
+from hwr_jax import runtime  # noqa: E402
+from hwr_jax.evaluators.text import text_error_rates  # noqa: E402
 from hwr_jax.data import iam, vocabulary  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -52,9 +53,10 @@ def lines_of(entries):
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
-  from hwr_jax.ctc.decode import TextDecoder
-  from hwr_jax.ctc.language import WordNgramLM
-  from hwr_jax.readers.crnn import CRNNReader, default_language_model, default_lexicon
+  from hwr_jax.ctc.text_decoder import TextDecoder
+  from hwr_jax.language.ngrams import WordNgramLM
+  from hwr_jax.language.defaults import default_language_model, default_lexicon
+  from hwr_jax.readers.crnn import CRNNReader
   os.makedirs(FLAGS.out, exist_ok=True)
   entries = iam.read_words(FLAGS.iam)
   train_lines = [[w.text for w in line] for line in lines_of(
@@ -102,7 +104,7 @@ def main(argv):
     hyps = [decoder.decode(m, which)[0] for m in matrices]
     ms = 1000 * (time.perf_counter() - start) / len(matrices)
     hypotheses[name] = hyps
-    result = {"decoder": name, **metrics.text_error_rates(texts, hyps), "ms_per_line": ms}
+    result = {"decoder": name, **text_error_rates(texts, hyps), "ms_per_line": ms}
     results.append(result)
     print(json.dumps(result))
   lines = [f"{len(texts)} lines of the IAM validation writers (every word 'ok'; "

@@ -20,9 +20,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 from absl import app, flags, logging  # noqa: E402
 
-from hwr_jax import checkpoints, metrics, runtime  # noqa: E402
+from hwr_jax import checkpoints, runtime  # noqa: E402
+from hwr_jax.evaluators.text import text_error_rates  # noqa: E402
 from hwr_jax.readers.segmentation import SegmentationReader, save_picture  # noqa: E402
-from hwr_jax.data import words  # noqa: E402
+from hwr_jax.data import word_synthesis  # noqa: E402
+from hwr_jax.language import wordlists  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", "runs/dev_byclass", "Workdir of a trained classifier (any label space).")
@@ -43,9 +45,9 @@ def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
   os.makedirs(FLAGS.out, exist_ok=True)
-  bank = words.heldout_bank(checkpoints.load_workdir_config(FLAGS.workdir).data)
+  bank = word_synthesis.heldout_bank(checkpoints.load_workdir_config(FLAGS.workdir).data)
   rng = np.random.default_rng(FLAGS.seed)
-  images, texts = words.sample_words(FLAGS.num_words, bank, rng)
+  images, texts = word_synthesis.sample_words(FLAGS.num_words, bank, rng)
   print(f"{len(texts)} words from {len(bank.images)} held-out glyph images")
 
   rows = []
@@ -58,18 +60,18 @@ def main(argv):
     readings = [reader.read(image) for image in images]
     seconds = time.perf_counter() - start
     hypotheses = [r.text for r in readings]
-    result = {"reader": name, **metrics.text_error_rates(texts, hypotheses),
+    result = {"reader": name, **text_error_rates(texts, hypotheses),
               "images_per_second": len(images) / seconds,
               "segment_count_right": float(np.mean([len(r.characters) == len(t)
                                                     for r, t in zip(readings, texts)]))}
     rows.append(result)
     print(json.dumps(result))
   # Lines of three words: the default reader, spaces included.
-  lines_texts = [" ".join(words.sample_texts(3, rng, max_len=8, charset=bank.charset))
+  lines_texts = [" ".join(wordlists.sample_texts(3, rng, max_len=8, charset=bank.charset))
                  for _ in range(FLAGS.num_lines)]
-  line_readings = [reader.read(words.render_word(t, bank, rng)) for t in lines_texts]
+  line_readings = [reader.read(word_synthesis.render_word(t, bank, rng)) for t in lines_texts]
   line_result = {"reader": "+ case by size (default), 3-word lines",
-                 **metrics.text_error_rates(lines_texts, [r.text for r in line_readings]),
+                 **text_error_rates(lines_texts, [r.text for r in line_readings]),
                  "spaces_right": float(np.mean([r.text.count(" ") == 2 for r in line_readings]))}
   print(json.dumps(line_result))
   for i in range(FLAGS.examples):

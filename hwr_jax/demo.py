@@ -8,7 +8,7 @@ finger); the reading appears when a stroke ends. Or upload an image file, or
 take a picture with the camera. A character classifier shows its segmentation (boxes,
 each crop as the classifier sees it, the top 3 classes); a word model shows
 its text, confidence and the best beam alternatives. Drawings are normalized
-first (`readers/drawing.py`) so the readers see what they trained on.
+first (`preprocess/drawing.py`) so the readers see what they trained on.
 """
 
 import argparse
@@ -159,7 +159,7 @@ def read_image(image, reader, drawn: bool, normalize: bool):
   """(text, details markdown, characters HTML, picture) for one image: a
   canvas PNG (data URL), an uploaded file's path or a camera picture."""
   from hwr_jax.readers import ImageError
-  from hwr_jax.readers.drawing import STROKE_SHARE, normalize_drawing
+  from hwr_jax.preprocess.drawing import STROKE_SHARE, normalize_drawing
   if image is None or (isinstance(image, str) and not image):
     return "", "Draw or upload something to read.", "", None
   if isinstance(image, str) and image.startswith("data:"):   # the canvas: a PNG

@@ -62,6 +62,9 @@ class Model:
   def __post_init__(self):
     self.module = models.create_model(self.config, len(self.charset))
     self.name = self.config.model.name
+    if self.name == "crnn":
+      from hwr_jax.preprocess.word_input import InputGeometry
+      self.geometry = InputGeometry.of(self.config)   # what the model reads
     module, crnn = self.module, self.name == "crnn"
 
     def probabilities(params, batch):
@@ -106,15 +109,13 @@ class Model:
   def frame_probabilities(self, images: list[np.ndarray], batch_size: int | None = None,
                           prepared: bool = False) -> list[np.ndarray]:
     """Word images (any size; gray or colour; either polarity; `prepared`:
-    already through `word_batches.prepare`) -> one (T_i, K + 1) matrix of
-    per-frame probabilities each (blank = 0)."""
+    already model inputs, `preprocess.word_input.to_input`) -> one (T_i, K + 1)
+    matrix of per-frame probabilities each (blank = 0)."""
     self._expect("crnn")
     if batch_size is None:   # small calls: the next power of two (8 .. eval batch)
       batch_size = min(self.config.eval_batch_size, max(8, 1 << (len(images) - 1).bit_length()))
-    from hwr_jax.models.crnn import input_height
     return word_probabilities(lambda batch: self.probabilities_fn(self.params, batch), images,
-                              self.config.words.buckets, batch_size, prepared=prepared,
-                              height=input_height(self.config))
+                              self.geometry, batch_size, prepared=prepared)
 
   def _expect(self, name: str) -> None:
     if self.name != name:
@@ -184,10 +185,11 @@ def classifier_logits(logits_fn, images: np.ndarray, batch_size: int, mesh=None)
   return np.concatenate(logits)[np.concatenate(masks)]
 
 
-def word_probabilities(probs_fn, images: list[np.ndarray], buckets, batch_size: int,
-                       mesh=None, prepared: bool = False, height: int = 24) -> list[np.ndarray]:
+def word_probabilities(probs_fn, images: list[np.ndarray], geometry, batch_size: int,
+                       mesh=None, prepared: bool = False) -> list[np.ndarray]:
   """(T_i, C) probability matrices for word images, by `probs_fn(batch) ->
-  (B, T, C) probabilities` (batch: 'image', 'length'). Images of similar
+  (B, T, C) probabilities` (batch: 'image', 'length'), at `geometry`
+  (`preprocess.word_input.InputGeometry`). Images of similar
   aspect ratio are batched together (one width bucket each) and every batch
   is padded to `batch_size`, so one program per bucket is compiled."""
   from hwr_jax import parallel
@@ -196,8 +198,8 @@ def word_probabilities(probs_fn, images: list[np.ndarray], buckets, batch_size: 
   order = sorted(range(len(images)), key=lambda i: images[i].shape[1] / images[i].shape[0])
   for start in range(0, len(order), batch_size):
     index = order[start:start + batch_size]
-    batch = word_batches.make_batch([images[i] for i in index], None, "", buckets, 1,
-                                    prepared=prepared, height=height)
+    batch = word_batches.make_batch([images[i] for i in index], None, "", geometry, 1,
+                                    prepared=prepared)
     lengths = batch["length"]
     for key in batch:   # pad to a full batch: one shape per bucket
       pad = np.zeros((batch_size - len(index),) + batch[key].shape[1:], batch[key].dtype)

@@ -58,5 +58,5 @@ def setup(config) -> None:
         f"Given: {given}. Outside SLURM, Open MPI or a TPU pod, give every process the "
         "coordinator's host:port (--config.coordinator_address or JAX_COORDINATOR_ADDRESS), "
         "the number of processes (--config.num_processes or JAX_NUM_PROCESSES) and its own "
-        "id 0..N-1 (--config.process_id or JAX_PROCESS_ID). See the README, 'Many hosts'."
+        "id 0..N-1 (--config.process_id or JAX_PROCESS_ID). See docs/training.md, 'Many hosts'."
     ) from None

@@ -38,7 +38,7 @@ def real_classifier(tmp_path_factory, shared_emnist):
   epoch (187 steps) on 24,000 real EMNIST images; shared by the tests of
   training and of the readers."""
   from configs import dev_byclass
-  from hwr_jax import train
+  from hwr_jax.training import classifier
   config = dev_byclass.get_config()
   config.data.max_train_examples = 24_000
   config.data.validation_fraction = 0.02   # 1,861 real held-out images
@@ -46,7 +46,7 @@ def real_classifier(tmp_path_factory, shared_emnist):
   config.num_epochs = 1
   config.augment.enabled = False
   workdir = str(tmp_path_factory.mktemp("real_classifier"))
-  return workdir, config, train.train_and_evaluate(config, workdir)
+  return workdir, config, classifier.train_and_evaluate(config, workdir)
 
 
 def synthetic_glyphs(n: int, num_classes: int, seed: int = 0, every_class: bool = False):

@@ -1,4 +1,5 @@
 import json
+import shutil
 import subprocess
 import sys
 
@@ -8,9 +9,11 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from hwr_jax import inference, train_words
+from hwr_jax import inference
 from hwr_jax.data import word_batches
-from hwr_jax.models.crnn import CRNN, HEIGHT, output_length
+from hwr_jax.models.crnn import CRNN, output_length
+from hwr_jax.preprocess.word_input import DEFAULT_HEIGHT as HEIGHT, InputGeometry, to_input
+from hwr_jax.training import words as train_words
 from tests_helpers import tiny_word_config, tiny_workdir
 
 
@@ -28,12 +31,13 @@ def test_word_batches_pad_to_a_bucket_and_mask_labels():
   images = [np.full((40, w), 230, np.uint8) for w in (60, 90)]
   for im in images:
     im[10:30, 5:-5] = 20
-  batch = word_batches.make_batch(images, ["ab", "Hello"], "abHelo", (48, 96, 192), 6)
+  geometry = InputGeometry(buckets=(48, 96, 192))
+  batch = word_batches.make_batch(images, ["ab", "Hello"], "abHelo", geometry, 6)
   assert batch["image"].shape[0] == 2 and batch["image"].shape[1] == HEIGHT
   assert batch["image"].shape[2] in (48, 96, 192)
   assert batch["label"].tolist() == [[1, 2, 0, 0, 0, 0], [3, 4, 5, 5, 6, 0]]
   assert batch["label_padding"].tolist()[0] == [0, 0, 1, 1, 1, 1]
-  assert (batch["length"] == [p // 4 for p in (word_batches.prepare(im, 192).shape[1] for im in images)]).all()
+  assert (batch["length"] == [p // 4 for p in (to_input(im, geometry).shape[1] for im in images)]).all()
 
 
 def test_init_from_a_trained_classifier(tmp_path):
@@ -97,13 +101,13 @@ def test_cli_refuses_a_classifier_for_the_crnn_reader(tmp_path):
 
 def write_word_images(folder, texts):
   import cv2
-  from hwr_jax.data import words
+  from hwr_jax.data import word_synthesis
   from conftest import synthetic_glyphs
   images, labels = synthetic_glyphs(124, 62, every_class=True)
-  bank = words.GlyphBank(images, labels)
+  bank = word_synthesis.GlyphBank(images, labels)
   rng = np.random.default_rng(0)
   for i, text in enumerate(texts):
-    cv2.imwrite(str(folder / f"w{i}.png"), words.render_word(text, bank, rng))
+    cv2.imwrite(str(folder / f"w{i}.png"), word_synthesis.render_word(text, bank, rng))
 
 
 def test_labels_tsv_folder_trains_the_crnn(tmp_path):
@@ -121,8 +125,40 @@ def test_labels_tsv_folder_trains_the_crnn(tmp_path):
   assert "naïve" in source.validation[1] and source.charset == "".join(sorted(set("".join(texts))))
   batch = next(source.train_batches(0))
   assert batch["image"].shape[:2] == (config.batch_size, 24)
-  record = train_words.train_and_evaluate(config, str(tmp_path / "run"))
+  results = train_words.train_and_evaluate(config, str(tmp_path / "run"))
+  record = json.loads(open(tmp_path / "run" / "metrics.jsonl").readline())
   assert record["epoch"] == 1 and np.isfinite(record["train_loss"])
+  # At the end of training, the best checkpoint is evaluated (a folder has no test split).
+  assert "no test split" in results["what"] and results["num_words"] == 4
+  assert 0 <= results["decoders"]["best_path"]["cer"] and (tmp_path / "run" / "training_curves.png").exists()
+  # A moved data folder is not another experiment: the run resumes from its checkpoint.
+  moved = tmp_path / "moved"
+  shutil.copytree(tmp_path, moved, ignore=shutil.ignore_patterns("run", "moved"))
+  config.words.path, config.num_epochs = str(moved), 2
+  train_words.train_and_evaluate(config, str(tmp_path / "run"))
+  assert [json.loads(l)["epoch"] for l in open(tmp_path / "run" / "metrics.jsonl")] == [1, 2]
+
+
+def test_launch_evaluates_a_word_model_with_each_decoder(word_workdir, tmp_path):
+  """`launch.py --mode=evaluate` on a word model (here with the run's own config.json)."""
+  config_py = tmp_path / "run_config.py"
+  config_py.write_text("import json\nimport ml_collections\n\n\ndef get_config():\n"
+                       f"  return ml_collections.ConfigDict(json.load(open("
+                       f"{word_workdir + '/config.json'!r})))\n")
+  result = subprocess.run(
+      [sys.executable, "launch.py", f"--config={config_py}", f"--workdir={word_workdir}",
+       "--mode=evaluate", "--decoders=best_path,lexicon"],
+      cwd=ROOT, capture_output=True, text=True, timeout=600)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert "| best_path |" in result.stdout and "| lexicon |" in result.stdout
+  saved = json.load(open(f"{word_workdir}/eval_test_words.json"))
+  assert set(saved["decoders"]) == {"best_path", "lexicon"} and saved["num_words"] == 16
+  assert len(saved["hypotheses"]["lexicon"]) == 16 and "no test split" in saved["what"]
+  refused = subprocess.run(
+      [sys.executable, "launch.py", f"--config={config_py}", f"--workdir={word_workdir}",
+       "--mode=evaluate", "--decoders=word_beam"], cwd=ROOT, capture_output=True, text=True,
+      timeout=600)
+  assert refused.returncode != 0 and "word_beam" in refused.stderr
 
 
 def test_load_reader_finds_the_crnn_and_reads_in_batches(word_workdir):

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from hwr_jax.ctc import decoders
-from hwr_jax.ctc.decode import TextDecoder
-from hwr_jax.ctc.language import CharNgramLM, Lexicon
+from hwr_jax.ctc.text_decoder import TextDecoder
+from hwr_jax.language.lexicon import Lexicon
+from hwr_jax.language.ngrams import CharNgramLM
 
 
 def matrix(frames, num_labels=4, p=0.9):
@@ -162,7 +163,7 @@ def test_no_candidate_is_scored_minus_infinity():
   assert decoders.prefix_beam_search(probs, 8)
   for labels, score in decoders.prefix_beam_search(probs, 50, candidate_threshold=0):
     assert np.isfinite(score)
-  from hwr_jax.ctc.language import label_chars, lexicon_tables
+  from hwr_jax.ctc.guides import label_chars, lexicon_tables
   guide = lexicon_tables(lexicon, label_chars("abc", 4))
   assert decoders.prefix_beam_search(probs, 8, guide=guide) == []
   # The dictionary decoder then reads the open-vocabulary text, or nothing.
@@ -185,7 +186,7 @@ def test_batched_ctc_scores_equal_one_at_a_time_and_beam_search_scores():
 
 
 def test_language_model_tables_score_exactly_as_the_model():
-  from hwr_jax.ctc.language import char_lm_tables, label_chars
+  from hwr_jax.ctc.guides import char_lm_tables, label_chars
   texts = ["the", "then", "there", "hat", "that", "eat", "tea"] * 3
   lm = CharNgramLM(texts, order=4)
   chars = label_chars("aehtnr", 7)
@@ -243,7 +244,7 @@ def test_a_model_of_real_text_reads_a_frequent_mark_not_a_rare_number():
   training words hold few numbers and many quotation marks, the mark does."""
   import collections
 
-  from hwr_jax.readers.crnn import real_text_priors
+  from hwr_jax.language.defaults import real_text_priors
   charset = '"01abcdefghijklmnopqrstuvwxyz'
   rng = np.random.default_rng(0)
   filler = ["".join(rng.choice(list("bdhtuvwxy"), 6)) for _ in range(4998)]
@@ -276,7 +277,7 @@ def test_the_open_vocabulary_reading_wins_only_by_the_margin():
 
 def test_token_passing_finds_the_best_single_alignment_of_every_word():
   from hwr_jax.ctc.dictionary import fold_case, token_passing
-  from hwr_jax.ctc.language import label_chars, lexicon_tables
+  from hwr_jax.ctc.guides import label_chars, lexicon_tables
   rng = np.random.default_rng(3)
   charset = "abcd"
   words = ["a", "ab", "abba", "bad", "cab", "dad", "add", "ca"]
@@ -330,7 +331,7 @@ def line_matrix(charset, frames, p=0.9):
 
 
 def test_word_bigram_model_is_a_distribution_and_knows_the_start_of_a_line():
-  from hwr_jax.ctc.language import WordNgramLM
+  from hwr_jax.language.ngrams import WordNgramLM
   vocabulary = ["the", "cat", "sat", "on", "mat", "cot"]
   lm = WordNgramLM([["The", "cat", "sat", "on", "the", "mat"], ["the", "cot", "xyz", "sat"]],
                    vocabulary)
@@ -343,7 +344,7 @@ def test_word_bigram_model_is_a_distribution_and_knows_the_start_of_a_line():
 
 
 def test_word_beam_search_reads_lines_of_lexicon_words():
-  from hwr_jax.ctc.language import WordNgramLM
+  from hwr_jax.language.ngrams import WordNgramLM
   charset = " abcdehmnostT"
   lexicon = Lexicon(["the", "cat", "cot", "sat", "on", "mat", "The"])
   lm = WordNgramLM([["the", "cat", "sat", "on", "the", "mat"]] * 5 + [["the", "cot"]],

@@ -164,7 +164,7 @@ def emnist_zip(split: str, n: int, labels_from: int, num_classes: int):
 
 def test_emnist_letters_downloads_and_trains(server, tmp_path, monkeypatch):
   from configs import letters
-  from hwr_jax import train
+  from hwr_jax.training import classifier
   archive, table = emnist_zip("letters", 256, labels_from=1, num_classes=26)
   server.files["gzip.zip"] = archive
   server.drop_after["gzip.zip"] = len(archive) // 2
@@ -183,7 +183,7 @@ def test_emnist_letters_downloads_and_trains(server, tmp_path, monkeypatch):
   assert [r for _, r in server.requests] == [None, f"bytes={len(archive) // 2}-"]
   config.update(batch_size=32, eval_batch_size=64, num_epochs=3, learning_rate=3e-3)
   config.augment.enabled = False
-  record = train.train_and_evaluate(config, str(tmp_path / "run"))
+  record = classifier.train_and_evaluate(config, str(tmp_path / "run"))
   assert record["accuracy"] > 0.8             # test split; 26 classes: chance is 0.04
 
 

@@ -20,7 +20,8 @@ import pytest
 
 import tests_helpers
 from conftest import ROOT
-from hwr_jax import checkpoints, train
+from hwr_jax import checkpoints, training
+from hwr_jax.training import classifier
 from test_train import small_config
 
 
@@ -152,7 +153,7 @@ def two_steps(glyph_files, tmp_path_factory):
   config = small_config({**glyph_files}, num_epochs=2)
   config.data.max_train_examples = 160
   workdir = str(tmp_path_factory.mktemp("two_steps") / "run")
-  train.train_and_evaluate(config, workdir)
+  classifier.train_and_evaluate(config, workdir)
   steps = [s.step for s in checkpoints.kept_steps(workdir)]
   assert steps == [5, 10], steps
   return config, workdir, {s: params_of(workdir, s) for s in steps}
@@ -216,7 +217,7 @@ def test_a_damaged_step_is_never_used_silently(two_steps, tmp_path, damage):
   # Training: resumes from the newest intact step; a skipped one is named and
   # set aside (not deleted); the weights are exactly that step's.
   store = checkpoints.CheckpointStore(workdir, config.to_dict())
-  state, meta = store.restore(train.create_train_state(config, 62, 5))
+  state, meta = store.restore(classifier.create_train_state(config, 62, 5))
   step = int(state.step)
   assert_same(jax.device_get(state.params), truth[step])
   if step == 5:
@@ -233,7 +234,7 @@ def test_every_step_damaged_is_one_clear_error_and_nothing_is_moved(two_steps, t
   for step in ("5", "10"):
     os.remove(os.path.join(workdir, "checkpoints", step, "state", "_METADATA"))
   with pytest.raises(checkpoints.CheckpointDamagedError, match="No checkpoint in .* can be read"):
-    train.train_and_evaluate(config, workdir)
+    classifier.train_and_evaluate(config, workdir)
   assert [s.step for s in checkpoints.kept_steps(workdir)] == [5, 10]
 
 
@@ -266,7 +267,7 @@ def test_a_failing_save_stops_training_and_keeps_the_earlier_checkpoints(
   config = config.copy_and_resolve_references()
   config.num_epochs = 3
   with pytest.raises(checkpoints.CheckpointSaveError) as raised:
-    train.train_and_evaluate(config, workdir)
+    classifier.train_and_evaluate(config, workdir)
   message = str(raised.value)
   assert "step 15" in message and error.strerror in message
   assert "intact (steps [5, 10])" in message and "run the same command" in message
@@ -292,15 +293,15 @@ def test_a_file_size_limit_hit_while_saving_is_reported(glyph_files, tmp_path):
 def test_a_diverging_run_is_flagged_and_stopped(glyph_files, tmp_path):
   config = small_config(dict(glyph_files), num_epochs=2, learning_rate=1e4)
   config.data.max_train_examples = 320
-  with pytest.raises(train.TrainingDivergedError, match="diverged.*3.0x the untrained"):
-    train.train_and_evaluate(config, str(tmp_path / "stop"))
+  with pytest.raises(training.TrainingDivergedError, match="diverged.*3.0x the untrained"):
+    classifier.train_and_evaluate(config, str(tmp_path / "stop"))
   records = [json.loads(l) for l in open(tmp_path / "stop" / "metrics.jsonl")]
   assert records[-1]["diverged"] and records[-1]["train_loss"] > 3 * records[-1]["initial_loss"]
   assert not checkpoints.kept_steps(str(tmp_path / "stop"))
 
   config.stop_on_divergence = False
   config.num_epochs = 1
-  train.train_and_evaluate(config, str(tmp_path / "warn"))
+  classifier.train_and_evaluate(config, str(tmp_path / "warn"))
   records = [json.loads(l) for l in open(tmp_path / "warn" / "metrics.jsonl")]
   assert records[0]["diverged"] is True and records[-1]["train_diverged"] is True
 

@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, synthetic_glyphs
-from hwr_jax.data import iam, word_augment, word_batches, word_sources
+from hwr_jax.data import iam, word_batches, word_sources
+from hwr_jax.preprocess import augment
+from hwr_jax.preprocess.word_input import InputGeometry, frames_needed
 from hwr_jax.data.errors import DataError
 
 # writer -> split: 3 and 10 test, 4 validation, others training
@@ -26,9 +28,9 @@ def write_iam_folder(root, texts_per_form=16, crlf=True):
   """An IAM-format folder: ascii/forms.txt, words.txt (CRLF, comments, an
   'err' line, a label with a space, a 0-byte image, a missing image) and
   words/<a01>/<form>/<id>.png rendered from synthetic glyphs."""
-  from hwr_jax.data import words
+  from hwr_jax.data import word_synthesis
   images, labels = synthetic_glyphs(124, 62, every_class=True)
-  bank = words.GlyphBank(images, labels)
+  bank = word_synthesis.GlyphBank(images, labels)
   rng = np.random.default_rng(0)
   lines = ["#--- words.txt ---", "#", "# format: a01-000u-00-00 ok 154 1 408 768 27 51 AT A", "#"]
   for form, writer in WRITERS.items():
@@ -38,12 +40,12 @@ def write_iam_folder(root, texts_per_form=16, crlf=True):
       word_id = f"{form}-{i // 8:02d}-{i % 8:02d}"
       text = TEXTS[(i + writer) % len(TEXTS)]
       glyphs = "".join(c for c in text if c.isalnum())     # the bank has no punctuation
-      cv2.imwrite(str(folder / f"{word_id}.png"), words.render_word(glyphs, bank, rng))
+      cv2.imwrite(str(folder / f"{word_id}.png"), word_synthesis.render_word(glyphs, bank, rng))
       lines.append(f"{word_id} ok 154 408 768 27 51 NN {text}")
   lines.append("a01-000u-05-00 err 156 430 1290 177 59 NPTS bad crop")   # status err
   lines.append("a01-000u-05-01 ok 156 430 1290 177 59 NPTS M Ps")        # label with a space
   cv2.imwrite(str(root / "words/a01/a01-000u/a01-000u-05-01.png"),
-              words.render_word("MPs", bank, rng))
+              word_synthesis.render_word("MPs", bank, rng))
   lines.append("a01-000u-05-02 ok 156 430 1290 177 59 NP Powell")        # 0-byte image
   (root / "words/a01/a01-000u/a01-000u-05-02.png").write_bytes(b"")
   lines.append("a01-000u-05-03 ok 156 430 1290 177 59 NP Gone")          # no image file
@@ -120,7 +122,7 @@ def test_batches_are_bucketed_agree_across_hosts_and_repeat(tmp_path):
     assert full["image"].shape[0] == 8 and a["image"].shape[0] == b["image"].shape[0] == 4
     np.testing.assert_array_equal(np.concatenate([a["label"], b["label"]]), full["label"])
     # every word has at least the frames CTC needs
-    needed = [word_batches.frames_needed([c for c in row if c]) for row in full["label"]]
+    needed = [frames_needed([c for c in row if c]) for row in full["label"]]
     assert (full["length"] >= needed).all()
   assert not np.array_equal(one[0]["image"], list(source.train_batches(epoch=1))[0]["image"])
 
@@ -137,7 +139,7 @@ def test_plan_batches_uses_each_example_once_in_the_smallest_fitting_bucket():
   padding = sum(bucket * len(index) - widths[index].sum() for index, bucket in plan)
   shuffled = widths[rng.permutation(len(widths))][:len(plan) * 16].reshape(-1, 16)
   padding_in_random_batches = sum(
-      word_batches.bucket_width(b.max(), (64, 128, 256)) * 16 - b.sum() for b in shuffled)
+      InputGeometry(buckets=(64, 128, 256)).bucket(b.max()) * 16 - b.sum() for b in shuffled)
   assert padding < 0.75 * padding_in_random_batches
 
 
@@ -146,43 +148,45 @@ def test_distort_keeps_the_ink_and_the_planned_width():
   image[8:24, 10:50] = 255
   rng = np.random.default_rng(0)
   for width, slant in [(60, 0.0), (90, 0.3), (40, -0.4)]:
-    out = word_augment.distort(image, width, slant, rng)
+    out = augment.distort(image, width, slant, rng)
     assert out.shape == (32, width) and out.dtype == np.uint8
     assert (out > 128).sum() > 0.3 * (image > 128).sum() * width / 60
 
 
 @pytest.fixture(scope="module")
 def iam_run(tmp_path_factory):
-  from hwr_jax import train_words
+  from hwr_jax.training import words as train_words
   root = write_iam_folder(tmp_path_factory.mktemp("iam"))
   workdir = root / "run"
-  train_words.train_and_evaluate(iam_config(root), str(workdir))
-  return root, workdir
+  results = train_words.train_and_evaluate(iam_config(root), str(workdir))
+  return root, workdir, results
 
 
 def test_iam_training_stores_the_charset_and_vocabulary(iam_run):
   from hwr_jax import inference
   from hwr_jax.data import vocabulary
-  root, workdir = iam_run
+  root, workdir, results = iam_run
   records = [json.loads(l) for l in open(workdir / "metrics.jsonl")]
   assert len(records) == 2 and records[1]["train_loss"] < records[0]["train_loss"]
   model = inference.load_model(str(workdir))
   assert model.charset == word_sources.create(iam_config(root)).charset
   counts = vocabulary.read(str(workdir))
   assert counts["M Ps"] == 1 and "Powell" not in counts and sum(counts.values()) == 49
+  # the end of training read the test writers' words (3 and 10: % 7 == 3) with best path
+  assert results["what"].startswith("IAM test writers") and results["num_words"] == 32
 
 
 def test_the_share_of_numbers_among_training_words_is_counted_and_smoothed():
   import collections
 
-  from hwr_jax.data import vocabulary
+  from hwr_jax.language.defaults import number_share
   counts = collections.Counter({"1984": 3, "the": 5, "12a": 1, "3.5": 1})
-  assert vocabulary.number_share(counts) == pytest.approx((3 + 1) / (10 + 2))
-  assert 0 < vocabulary.number_share(collections.Counter({"the": 9})) < 0.1
+  assert number_share(counts) == pytest.approx((3 + 1) / (10 + 2))
+  assert 0 < number_share(collections.Counter({"the": 9})) < 0.1
 
 
 def test_hwr_read_and_the_evaluation_script_read_iam_words(iam_run, tmp_path):
-  root, workdir = iam_run
+  root, workdir, _ = iam_run
   image = root / "words/a01/a01-003u/a01-003u-00-00.png"
   result = subprocess.run([sys.executable, "-m", "hwr_jax.read", str(image),
                            f"--workdir={workdir}", "--reader=crnn", "--decoder=lexicon", "--json"],

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from hwr_jax import checkpoints, inference, train
+from hwr_jax import checkpoints, inference
+from hwr_jax.training import classifier as classifier_training
 from hwr_jax.data import labels
 from tests_helpers import tiny_workdir
 
@@ -24,7 +25,7 @@ def test_load_model_restores_the_trained_parameters_and_charset(classifier):
   model = inference.load_model(classifier)
   config = checkpoints.load_workdir_config(classifier)
   store = checkpoints.CheckpointStore(classifier, config.to_dict())
-  state, meta = store.restore(train.create_train_state(config, 62, 4), "best")
+  state, meta = store.restore(classifier_training.create_train_state(config, 62, 4), "best")
   store.close()
   jax.tree.map(np.testing.assert_array_equal, model.params, state.params)
   assert model.charset == labels.BYCLASS_CHARS and model.name == "cnn"
@@ -71,8 +72,8 @@ image = np.full((60, 160), 230, np.uint8)
 image[15:45, 20:28] = 20
 image[15:45, 60:80] = 20
 reading = reader.read(image)
-training = [m for m in ("optax", "sklearn", "matplotlib", "tqdm", "hwr_jax.train",
-                        "hwr_jax.train_loop", "hwr_jax.evaluate", "hwr_jax.metrics")
+training = [m for m in ("optax", "sklearn", "matplotlib", "tqdm", "hwr_jax.training",
+                        "hwr_jax.evaluators", "hwr_jax.run_log")
             if m in sys.modules]
 print(json.dumps({"text": reading.text, "training_modules": training,
                   "misses": events.count("/jax/compilation_cache/cache_misses"),

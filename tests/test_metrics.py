@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from hwr_jax import metrics
+from hwr_jax.evaluators import classification as metrics
 
 
 @pytest.mark.filterwarnings("ignore:.k. .3. greater than or equal")

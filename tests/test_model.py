@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from configs import common
-from hwr_jax.augment import random_affine
+from hwr_jax.preprocess.augment import random_affine
 from hwr_jax.models import create_model
 from hwr_jax.models.cnn import CharacterCNN
 from hwr_jax.models.layers import max_pool_2x2

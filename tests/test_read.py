@@ -6,10 +6,11 @@ import cv2
 import numpy as np
 import pytest
 
-from hwr_jax import metrics
+from hwr_jax.evaluators.text import text_error_rates
 from hwr_jax.readers import rules
 from hwr_jax.readers.segmentation import SegmentationReader
-from hwr_jax.data import labels, words
+from hwr_jax.data import labels, word_synthesis
+from hwr_jax.language import wordlists
 from conftest import ROOT
 
 CHARSET = labels.BYCLASS_CHARS
@@ -62,12 +63,12 @@ def real_model(real_classifier):
 
 def test_reader_end_to_end_on_words_from_held_out_glyphs(real_model):
   workdir, config = real_model
-  bank = words.heldout_bank(config.data)
+  bank = word_synthesis.heldout_bank(config.data)
   rng = np.random.default_rng(0)
-  texts = words.sample_texts(40, rng)
+  texts = wordlists.sample_texts(40, rng)
   reader = SegmentationReader(workdir)
-  readings = [reader.read(words.render_word(t, bank, rng)) for t in texts]
-  rates = metrics.text_error_rates(texts, [r.text for r in readings])
+  readings = [reader.read(word_synthesis.render_word(t, bank, rng)) for t in texts]
+  rates = text_error_rates(texts, [r.text for r in readings])
   # Chance is ~98 % CER; the full 10-epoch model reaches ~31 % (README).
   assert rates["cer"] < 0.6, rates
   for r in readings:
@@ -75,10 +76,10 @@ def test_reader_end_to_end_on_words_from_held_out_glyphs(real_model):
     assert all(0 < c.confidence <= 1 for c in r.characters)
   # The same words (all of the 20,000-word lexicon, or numbers) read as dictionary words.
   in_words = SegmentationReader(workdir, decoder="lexicon")
-  dictionary_rates = metrics.text_error_rates(texts, [r.text for r in in_words.read_many(
-      [words.render_word(t, bank, np.random.default_rng(0)) for t in texts])])
-  plain_rates = metrics.text_error_rates(texts, [r.text for r in reader.read_many(
-      [words.render_word(t, bank, np.random.default_rng(0)) for t in texts])])
+  dictionary_rates = text_error_rates(texts, [r.text for r in in_words.read_many(
+      [word_synthesis.render_word(t, bank, np.random.default_rng(0)) for t in texts])])
+  plain_rates = text_error_rates(texts, [r.text for r in reader.read_many(
+      [word_synthesis.render_word(t, bank, np.random.default_rng(0)) for t in texts])])
   assert dictionary_rates["wer"] < plain_rates["wer"], (dictionary_rates, plain_rates)
 
 
@@ -152,9 +153,9 @@ def test_drawn_glyphs_are_read_about_as_well_as_the_images(real_model):
   a large canvas) and normalized as hwr-demo does: read nearly as well as the
   glyphs themselves (experiments/drawn_input.py, 3-epoch model: 77.5 % vs
   83.5 %)."""
-  from hwr_jax.readers.drawing import STROKE_SHARE, glyph_as_drawing, normalize_drawing
+  from hwr_jax.preprocess.drawing import STROKE_SHARE, glyph_as_drawing, normalize_drawing
   workdir, config = real_model
-  bank = words.heldout_bank(config.data)
+  bank = word_synthesis.heldout_bank(config.data)
   rng = np.random.default_rng(0)
   index = rng.choice(len(bank.labels), 300, replace=False)
   glyphs, truth = bank.images[index], [CHARSET[k] for k in bank.labels[index]]

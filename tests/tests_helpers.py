@@ -4,7 +4,7 @@ import numpy as np
 
 from configs import common
 from conftest import synthetic_glyphs
-from hwr_jax import train
+from hwr_jax.training import classifier
 from hwr_jax.data import idx
 
 
@@ -27,7 +27,7 @@ def tiny_workdir(folder, label_space: str = "byclass") -> str:
                      validation_fraction=0.25, **paths)
   config.update(batch_size=64, eval_batch_size=64, num_epochs=1)
   workdir = str(folder / "workdir")
-  train.train_and_evaluate(config, workdir)
+  classifier.train_and_evaluate(config, workdir)
   return workdir
 
 

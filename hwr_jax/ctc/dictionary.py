@@ -15,7 +15,7 @@ only when its CTC score beats the best dictionary candidate's by more than
 `open_margin` nats (8: calibrated for the CRNN on words apart from the test
 words, experiments/dictionary_decoding.py; `fallback=False`: never). These
 defaults suit synthesized words; a model trained on real text reads with
-`readers/crnn.py: real_text_priors` (chosen on IAM's validation writers).
+`language/defaults.py: real_text_priors` (chosen on IAM's validation writers).
 
 With `search="token_passing"`, the word candidates are instead the lexicon
 words with the best single alignment (Viterbi; token passing of Graves et
@@ -31,8 +31,9 @@ import functools
 import numpy as np
 
 from hwr_jax.ctc import decoders
-from hwr_jax.ctc.language import (Lexicon, char_class_tables, label_chars, lexicon_tables,
-                                  spell, trie_arrays)
+from hwr_jax.ctc.guides import (char_class_tables, label_chars, lexicon_tables, spell,
+                                trie_arrays, word_tables)
+from hwr_jax.language.lexicon import Lexicon
 
 # Relative weights of a word's spellings. Capitalized 0.5 and UPPER 0.1: the best on the
 # calibration words of experiments/dictionary_decoding.py (CRNN; 0.2 did as well but one word).
@@ -248,7 +249,6 @@ class WordBeamDecoder:
     self._tables: dict = {}
 
   def decode(self, matrix, kind: str = "auto") -> Decoded:
-    from hwr_jax.ctc.language import word_tables
     log_probs = decoders.as_log_probs(matrix, kind, self.blank)
     maps = label_maps(self.charset, log_probs.shape[1], self.blank)
     folded, to_label = maps.folded, maps.to_label

@@ -27,7 +27,7 @@ def load_split(name: str, subset: str, data_dir: str | None = None,
         f"TFDS could not provide {name} ({type(e).__name__}: {e}).\n"
         "Preparing it needs internet and `pip install -r requirements-tfds.txt`. "
         "Without internet, use the official NIST files: --config.data.source=nist "
-        "(see README, 'Data').") from e
+        "(see docs/data.md).") from e
   n = len(source)
   images = np.empty((n, 28, 28), np.uint8)
   labels = np.empty((n,), np.int32)

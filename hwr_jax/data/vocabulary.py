@@ -42,15 +42,6 @@ def read(workdir: str) -> collections.Counter | None:
   return counts
 
 
-def number_share(counts: collections.Counter) -> float:
-  """The share of digit-only texts among the training words (each counted
-  as often as it occurs), Laplace-smoothed so that it is never 0 or 1: the
-  dictionary decoder's prior for reading a word as a number."""
-  total = sum(counts.values())
-  digits = sum(c for text, c in counts.items() if text.isdigit())
-  return (digits + 1) / (total + 2)
-
-
 CLASS_COUNTS_FILE = "class_counts.json"
 
 

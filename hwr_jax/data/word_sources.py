@@ -16,9 +16,11 @@ import os
 import cv2
 import numpy as np
 
-from hwr_jax.data import labels as label_maps, sources, word_augment, word_batches, words
+from hwr_jax.data import labels as label_maps, sources, word_batches, word_synthesis
 from hwr_jax.data.errors import DataError
-from hwr_jax.models.crnn import DOWNSAMPLE, input_height
+from hwr_jax.language import wordlists
+from hwr_jax.preprocess import augment
+from hwr_jax.preprocess.word_input import InputGeometry, frames_needed, to_input
 
 
 class SyntheticWords:
@@ -26,19 +28,19 @@ class SyntheticWords:
 
   def __init__(self, config):
     self.config = config
+    self.geometry = InputGeometry.of(config)
     splits = sources.load(config.data, with_test=False)
     if splits.charset != label_maps.BYCLASS_CHARS:
       raise DataError("Word synthesis needs ByClass (case-sensitive) glyphs: "
                       "set data.label_space='byclass'.")
-    self.train_bank = words.GlyphBank(*splits.train)
-    self.vocabulary = words.word_list()
+    self.train_bank = word_synthesis.GlyphBank(*splits.train)
+    self.vocabulary = wordlists.word_list()
     self.max_length = config.words.max_label_length
     rng = np.random.default_rng([config.seed, 10_000])
-    val_bank = words.GlyphBank(*splits.validation)
-    images, texts = words.sample_words(config.words.num_validation_words, val_bank, rng,
+    val_bank = word_synthesis.GlyphBank(*splits.validation)
+    images, texts = word_synthesis.sample_words(config.words.num_validation_words, val_bank, rng,
                                        self.vocabulary, self.max_length)
-    self.validation = ([word_batches.prepare(im, config.words.buckets[-1], input_height(config))
-                        for im in images], texts)
+    self.validation = ([to_input(im, self.geometry) for im in images], texts)
 
   @property
   def steps_per_epoch(self) -> int:
@@ -54,11 +56,10 @@ class SyntheticWords:
     local = config.batch_size // num_shards
     for k in range(start, self.steps_per_epoch):
       rng = np.random.default_rng([config.seed, epoch, k])
-      images, texts = words.sample_words(config.batch_size, self.train_bank, rng,
+      images, texts = word_synthesis.sample_words(config.batch_size, self.train_bank, rng,
                                          self.vocabulary, self.max_length)
-      batch = word_batches.make_batch(images, texts, self.charset, config.words.buckets,
-                                      config.words.max_label_length,
-                                      height=input_height(config))
+      batch = word_batches.make_batch(images, texts, self.charset, self.geometry,
+                                      config.words.max_label_length)
       yield {key: value[shard_index * local:(shard_index + 1) * local]
              for key, value in batch.items()}
 
@@ -84,12 +85,12 @@ class LabeledWords:
   """Real word images with their texts (a labels.tsv folder, or IAM with its
   writer-independent split). Images are prepared once (cropped, scaled to the
   model's height; kept in the user's cache folder) and distorted anew for
-  every training batch (`word_augment.py`). The charset is the training
+  every training batch (`preprocess/augment.py`). The charset is the training
   texts' characters."""
 
   def __init__(self, config):
     self.config = config
-    self.height = input_height(config)
+    self.geometry = InputGeometry.of(config)
     path = config.words.path
     if not path:
       raise DataError(f"words.source={config.words.source!r} needs --config.words.path=FOLDER.")
@@ -102,15 +103,15 @@ class LabeledWords:
       pairs = read_labels_tsv(path)
       n_val = max(1, int(round(len(pairs) * config.data.validation_fraction)))
       train, validation = pairs[:-n_val], pairs[-n_val:]
-    max_frames = config.words.buckets[-1] // DOWNSAMPLE
+    max_frames = self.geometry.frames(self.geometry.max_width)
     fits = [(p, t) for p, t in train if t and len(t) <= config.words.max_label_length
-            and word_batches.frames_needed(t) <= max_frames]
+            and frames_needed(t) <= max_frames]
     (self.train, bad_train), (self.validation, bad_val) = (
-        load_prepared(pairs, self.height, config.words.buckets[-1]) for pairs in (fits, validation))
+        load_prepared(pairs, self.geometry) for pairs in (fits, validation))
     self.charset = "".join(sorted(set("".join(self.train[1]))))
     self.train_widths = np.array([im.shape[1] for im in self.train[0]])
     # The fewest columns each training word needs (CTC: a frame per label, more for repeats).
-    self.min_widths = np.array([word_batches.frames_needed(t) * DOWNSAMPLE
+    self.min_widths = np.array([frames_needed(t) * self.geometry.columns_per_frame
                                 for t in self.train[1]])
     unreadable = bad_train + bad_val
     print(f"{path}: {len(self.train[0])} training and {len(self.validation[0])} validation "
@@ -140,7 +141,7 @@ class LabeledWords:
     distortion depends on its place in the global batch, not on the hosts."""
     config, (images, texts) = self.config, self.train
     rng = np.random.default_rng([config.seed, epoch])
-    _, slant, widths = word_augment.sample_geometry(self.train_widths, self.height, rng)
+    _, slant, widths = augment.sample_geometry(self.train_widths, self.geometry.height, rng)
     widths = np.clip(widths, self.min_widths, config.words.buckets[-1])
     plan = word_batches.plan_batches(widths, config.words.buckets, config.batch_size, rng)
     local = config.batch_size // num_shards
@@ -148,16 +149,16 @@ class LabeledWords:
       if k < start:
         continue
       first = shard_index * local
-      batch_images = [word_augment.distort(images[i], widths[i], slant[i],
+      batch_images = [augment.distort(images[i], widths[i], slant[i],
                                            np.random.default_rng([config.seed, epoch, k, j]))
                       for j, i in enumerate(index[first:first + local], first)]
       index = index[first:first + local]
       yield word_batches.make_batch(batch_images, [texts[i] for i in index], self.charset,
-                                    config.words.buckets, config.words.max_label_length,
+                                    self.geometry, config.words.max_label_length,
                                     prepared=True, width=bucket)
 
 
-def load_prepared(pairs: list[tuple[str, str]], height: int, max_width: int):
+def load_prepared(pairs: list[tuple[str, str]], geometry: InputGeometry):
   """((prepared images, texts), unreadable paths) of (path, text) pairs,
   read with a few threads (OpenCV releases the GIL) and kept in the cache
   folder, keyed by the files' names, sizes and times."""
@@ -170,7 +171,7 @@ def load_prepared(pairs: list[tuple[str, str]], height: int, max_width: int):
       image = cv2.imread(path, cv2.IMREAD_GRAYSCALE) if os.path.isfile(path) else None
       if image is None or image.size == 0 or image.max() == image.min():
         return None
-      return word_batches.prepare(image, max_width, height)
+      return to_input(image, geometry)
     with ThreadPoolExecutor(4) as pool:
       prepared = list(pool.map(read, [p for p, _ in pairs], chunksize=64))
     kept = [(im, t) for im, (_, t) in zip(prepared, pairs) if im is not None]
@@ -183,7 +184,7 @@ def load_prepared(pairs: list[tuple[str, str]], height: int, max_width: int):
       return st.st_size, st.st_mtime_ns
     except OSError:
       return None
-  key = ("prepared-words", 1, height, max_width, [(p, t, stamp(p)) for p, t in pairs])
+  key = ("prepared-words", 1, geometry.height, geometry.max_width, [(p, t, stamp(p)) for p, t in pairs])
   return cache.cached("words", key, build)
 
 
@@ -193,3 +194,32 @@ def create(config):
   if config.words.source in ("folder", "iam"):
     return LabeledWords(config)
   raise DataError(f"Unknown words.source {config.words.source!r} (synthetic, folder, iam).")
+
+
+def evaluation_words(config, split: str = "test") -> tuple[list, list[str], str]:
+  """(model inputs, texts, what they are) of the words to evaluate a word
+  model on: IAM's test (or validation) writers' words marked 'ok'; a
+  labels.tsv folder's or synthesized words' validation words (they have no
+  test split: `what` says so). Reads only that split."""
+  if split not in ("test", "validation"):
+    raise ValueError(f"split must be 'test' or 'validation', not {split!r}.")
+  source, path = config.words.source, config.words.path
+  geometry = InputGeometry.of(config)
+  if source in ("folder", "iam") and not path:
+    raise DataError(f"words.source={source!r} needs --config.words.path=FOLDER.")
+  if source == "iam":
+    from hwr_jax.data import iam
+    entries = [w for w in iam.read_words(path) if w.ok and w.split == split]
+    (images, texts), bad = load_prepared([(w.path, w.text) for w in entries], geometry)
+    writers = len({w.writer for w in entries})
+    return images, texts, (f"IAM {split} writers' words (status ok; {writers} writers; "
+                           f"{len(bad)} unreadable skipped)")
+  note = "" if split == "validation" else " (the source has no test split)"
+  if source == "folder":
+    pairs = read_labels_tsv(path)
+    n_val = max(1, int(round(len(pairs) * config.data.validation_fraction)))
+    (images, texts), bad = load_prepared(pairs[-n_val:], geometry)
+    return images, texts, (f"the validation words of {path}{note}; {len(bad)} unreadable "
+                           "skipped")
+  images, texts = create(config).validation
+  return images, texts, f"synthesized validation words (held-out glyphs){note}"

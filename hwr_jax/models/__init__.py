@@ -42,8 +42,9 @@ def create_model(config, num_chars: int):
 def init_inputs(config) -> tuple:
   """Inputs of the shapes `create_model(config, n).init` is traced with."""
   if config.model.name == "crnn":
-    from hwr_jax.models.crnn import DOWNSAMPLE, input_height
-    width = config.words.buckets[0]
-    return (np.zeros((1, input_height(config), width, 1), np.float32),
-            np.array([width // DOWNSAMPLE], np.int32))
+    from hwr_jax.preprocess.word_input import InputGeometry
+    geometry = InputGeometry.of(config)
+    width = geometry.buckets[0]
+    return (np.zeros((1, geometry.height, width, 1), np.float32),
+            np.array([geometry.frames(width)], np.int32))
   return (np.zeros((1, 28, 28, 1), np.float32),)

@@ -19,15 +19,9 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from hwr_jax.models.layers import ConvBlock, max_pool_2x1, max_pool_2x2
+from hwr_jax.preprocess.word_input import COLUMNS_PER_FRAME
 
-HEIGHT = 24          # default input image height (configs without words.height)
-DOWNSAMPLE = 4       # input columns per output frame
 BACKBONES = ("emnist", "htr")
-
-
-def input_height(config) -> int:
-  """The image height a word model's config trains and reads at."""
-  return config.words.get("height", HEIGHT)
 
 
 class HTRBackbone(nn.Module):
@@ -80,4 +74,4 @@ class CRNN(nn.Module):
 
 def output_length(width: int) -> int:
   """Frames the model emits for an image `width` columns wide."""
-  return width // DOWNSAMPLE
+  return width // COLUMNS_PER_FRAME

@@ -7,9 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from hwr_jax import segment
 from hwr_jax.checkpoints import ModelLoadError as ReaderError  # noqa: F401  (the workdir's fault)
-from hwr_jax.segment import ImageError  # noqa: F401  (the image's fault)
+from hwr_jax.preprocess import characters
+from hwr_jax.preprocess.image import ImageError  # noqa: F401  (the image's fault)
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
 
@@ -25,7 +25,7 @@ class Character:
 class Reading:
   text: str
   characters: list[Character]          # per character (segmentation reader)
-  segmentation: segment.Segmentation | None = dataclasses.field(default=None, repr=False)
+  segmentation: characters.Segmentation | None = dataclasses.field(default=None, repr=False)
   confidence: float | None = None      # per word (CRNN reader): P(text | image)
   error: str | None = None             # read_many: why this image could not be read
   frames: np.ndarray | None = dataclasses.field(  # CRNN: (T, K + 1) per-frame probabilities

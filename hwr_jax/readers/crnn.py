@@ -3,69 +3,14 @@ compiled call per batch) -> a CTC decoder (`hwr_jax/ctc/`)."""
 
 import numpy as np
 
-from hwr_jax import inference, segment
-from hwr_jax.ctc.decode import DECODERS, TextDecoder
+from hwr_jax import inference
 from hwr_jax.ctc.decoders import ctc_log_prob
-from hwr_jax.data import vocabulary, word_batches
-from hwr_jax.models.crnn import input_height
+from hwr_jax.ctc.text_decoder import DECODERS, TextDecoder
+from hwr_jax.data import vocabulary
+from hwr_jax.language.defaults import decoder_resources
+from hwr_jax.preprocess import image as image_steps
+from hwr_jax.preprocess.word_input import InputGeometry, normalize
 from hwr_jax.readers.base import ImageError, Reader, ReaderError, Reading, expect_model
-
-LM_TEXTS, LM_ORDER = 20000, 4
-
-
-def _english_and(counts) -> tuple[list[str], np.ndarray]:
-  """The 20,000 most frequent English words with their sampling weights,
-  joined with a model's training vocabulary (`counts`; None: none); each
-  half carries half the prior mass."""
-  from hwr_jax.data import words
-  english, weights = words.word_list()
-  if not counts:
-    return english, weights
-  texts = sorted(counts)
-  train = np.array([counts[t] for t in texts], np.float64)
-  return english + texts, np.concatenate([0.5 * weights, 0.5 * train / train.sum()])
-
-
-def default_language_model(counts=None):
-  """beam_lm's character 4-gram model. A model of synthesized words: 20,000
-  texts sampled like them (seed 0). A model with a training vocabulary
-  (`data/vocabulary.py`): those texts and the English word list, weighted.
-  Cached in the user's cache folder (building it takes ~0.4 s)."""
-  from importlib.metadata import version
-
-  from hwr_jax import cache
-  from hwr_jax.ctc.language import CharNgramLM
-  from hwr_jax.data import words
-
-  if counts:
-    def build_from_vocabulary():   # only on a cache miss
-      texts, weights = _english_and(counts)
-      return CharNgramLM(texts, order=LM_ORDER, weights=list(weights))
-    key = ("vocabulary", LM_ORDER, sorted(counts.items()), version("wordfreq"))
-    return cache.cached("char-lm", key, build_from_vocabulary)
-
-  def build():
-    return CharNgramLM(words.sample_texts(LM_TEXTS, np.random.default_rng(0)), order=LM_ORDER)
-  return cache.cached("char-lm", (LM_TEXTS, LM_ORDER, 0, version("wordfreq")), build)
-
-
-def real_text_priors(counts) -> dict:
-  """The dictionary decoder's priors for a model trained on real text (a
-  workdir with a vocabulary): numbers as rare as among its training words
-  (IAM: 0.44 %, not the synthesized words' 10 %), word priors halfway between
-  uniform and the words' frequencies, and a 12-nat open-vocabulary margin.
-  Chosen on the IAM validation writers (experiments/iam_dictionary_priors.py):
-  lexicon CER 9.69 % -> 9.31 %, WER 18.99 % -> 17.26 % (test writers: README)."""
-  from hwr_jax.data import vocabulary
-  return dict(number_share=vocabulary.number_share(counts), frequency_weight=0.5,
-              open_margin=12.0)
-
-
-def default_lexicon(counts=None):
-  """The 20,000 most frequent English words, with their frequencies as
-  priors, plus the model's training vocabulary when it has one."""
-  from hwr_jax.ctc.language import Lexicon
-  return Lexicon(*_english_and(counts))
 
 
 class CRNNReader(Reader):
@@ -87,25 +32,15 @@ class CRNNReader(Reader):
       model = inference.load_model(workdir, checkpoint, model_name="crnn")
     self.model, self.config, self.charset = model, model.config, model.charset
     self.decoder_name = decoder
+    self.geometry = InputGeometry.of(self.config)
     counts = vocabulary.read(workdir) if workdir else None
-    lm = default_language_model(counts) if decoder == "beam_lm" else None
-    lexicon, word_lm = None, None
-    if decoder in ("lexicon", "token_passing", "word_beam"):
-      from hwr_jax.ctc.language import Lexicon
-      lexicon = Lexicon.from_file(lexicon_path) if lexicon_path else default_lexicon(counts)
-    if decoder == "word_beam":
-      if " " not in self.charset:
-        raise ReaderError(f"{workdir}'s model has no space in its charset: word_beam reads "
-                          f"lines; use lexicon for single words.")
-      if word_lm_path:
-        from hwr_jax.ctc.language import WordNgramLM
-        with open(word_lm_path, encoding="utf-8") as f:
-          word_lm = WordNgramLM([line.split() for line in f], sorted(lexicon.spellings))
+    if decoder == "word_beam" and " " not in self.charset:
+      raise ReaderError(f"{workdir}'s model has no space in its charset: word_beam reads "
+                        f"lines; use lexicon for single words.")
     if lm_weight < 0:
       raise ReaderError(f"lm_weight must be >= 0, not {lm_weight}.")
-    self.decoder = TextDecoder(self.charset, beam_width=beam_width, lm=lm, lm_weight=lm_weight,
-                               lexicon=lexicon, word_lm=word_lm,
-                               **(real_text_priors(counts) if counts else {}))
+    self.decoder = TextDecoder(self.charset, beam_width=beam_width, lm_weight=lm_weight,
+                               **decoder_resources(decoder, counts, lexicon_path, word_lm_path))
 
   def probabilities(self, images: list[np.ndarray]) -> list[np.ndarray]:
     """(T_i, K + 1) per-frame probabilities of word images (blank = 0)."""
@@ -113,11 +48,11 @@ class CRNNReader(Reader):
 
   def prepare(self, image: np.ndarray) -> np.ndarray:
     """Any word image -> the model's input (its height, ink bright)."""
-    gray = segment.to_gray(image)
-    problem = segment.ink_problem(gray)
+    gray = image_steps.to_gray(image)
+    problem = image_steps.ink_problem(gray)
     if problem:
       raise ImageError(problem)
-    return word_batches.prepare(gray, self.config.words.buckets[-1], input_height(self.config))
+    return normalize(gray, self.geometry)
 
   def predict(self, prepared: list[np.ndarray]) -> list[np.ndarray]:
     return self.model.frame_probabilities(prepared, prepared=True)

@@ -1,12 +1,13 @@
 """The segmentation reader: cut a word or line image into characters
-(`hwr_jax/segment.py`), classify all of them in one compiled call, then apply
+(`hwr_jax/preprocess/characters.py`), classify all of them in one compiled call, then apply
 the word rules (`rules.py`), or read each word as the best dictionary word
 (`decoder="lexicon"`: the characters' distributions as a CTC matrix,
 `hwr_jax/ctc/dictionary.py`)."""
 
 import numpy as np
 
-from hwr_jax import inference, segment
+from hwr_jax import inference
+from hwr_jax.preprocess import characters
 from hwr_jax.readers import rules
 from hwr_jax.readers.base import Character, Reader, ReaderError, Reading, expect_model
 
@@ -43,8 +44,8 @@ class SegmentationReader(Reader):
       if counts is not None:
         self.class_prior = np.maximum(counts, 1) / np.maximum(counts, 1).sum()
       from hwr_jax.ctc.dictionary import DictionaryDecoder
-      from hwr_jax.ctc.language import Lexicon
-      from hwr_jax.readers.crnn import default_lexicon
+      from hwr_jax.language.defaults import default_lexicon
+      from hwr_jax.language.lexicon import Lexicon
       lexicon = Lexicon.from_file(lexicon_path) if lexicon_path else default_lexicon()
       # Closed vocabulary: an open reading never won on the calibration words
       # (experiments/dictionary_decoding.py).
@@ -52,14 +53,14 @@ class SegmentationReader(Reader):
       self.dictionary = DictionaryDecoder(self.charset, lexicon, fallback=False,
                                           case_log_priors={"capitalized": np.log(0.2)})
 
-  def prepare(self, image: np.ndarray) -> segment.Segmentation:
-    return segment.segment(image)
+  def prepare(self, image: np.ndarray) -> characters.Segmentation:
+    return characters.segment(image)
 
-  def predict(self, segmentations: list[segment.Segmentation]) -> np.ndarray:
+  def predict(self, segmentations: list[characters.Segmentation]) -> np.ndarray:
     """All characters of all images classified in one call."""
     return self.model.classify(np.concatenate([s.crops for s in segmentations]))
 
-  def finish(self, segmentations: list[segment.Segmentation], probs: np.ndarray
+  def finish(self, segmentations: list[characters.Segmentation], probs: np.ndarray
              ) -> list[Reading]:
     readings, start = [], 0
     for seg in segmentations:
@@ -67,7 +68,7 @@ class SegmentationReader(Reader):
       start += len(seg.crops)
     return readings
 
-  def _dictionary_reading(self, seg: segment.Segmentation, probs: np.ndarray) -> Reading:
+  def _dictionary_reading(self, seg: characters.Segmentation, probs: np.ndarray) -> Reading:
     """Each word of the line as the best dictionary word (or number) for its
     characters' distributions; per-character results where the word has as
     many characters as segments."""
@@ -104,7 +105,7 @@ class SegmentationReader(Reader):
         probs[i, k], probs[i, other] = probs[i, k] + 0.8 * probs[i, other], 0.2 * probs[i, other]
     return probs
 
-  def _reading(self, seg: segment.Segmentation, probs: np.ndarray) -> Reading:
+  def _reading(self, seg: characters.Segmentation, probs: np.ndarray) -> Reading:
     if self.dictionary is not None:
       return self._dictionary_reading(seg, probs)
     classes = probs.argmax(-1)

@@ -6,7 +6,9 @@ import numpy as np
 
 from hwr_jax.ctc import decoders
 from hwr_jax.ctc.dictionary import DictionaryDecoder, WordBeamDecoder, label_maps
-from hwr_jax.ctc.language import CharNgramLM, Lexicon, char_lm_tables
+from hwr_jax.ctc.guides import char_lm_tables
+from hwr_jax.language.lexicon import Lexicon
+from hwr_jax.language.ngrams import CharNgramLM
 
 DECODERS = ("best_path", "beam", "beam_lm", "lexicon", "token_passing", "word_beam")
 

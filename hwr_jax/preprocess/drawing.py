@@ -8,7 +8,7 @@ dark ink on white paper.
 import cv2
 import numpy as np
 
-from hwr_jax import segment
+from hwr_jax.preprocess import image as image_steps
 
 TEXT_HEIGHT = 120          # pixels from the top to the bottom of the ink
 # Stroke width as a share of the ink's height, medians measured with
@@ -31,14 +31,14 @@ def normalize_drawing(image: np.ndarray, stroke_share: float = STROKE_SHARE["seg
   / RGB; ink darker than the paper) -> grayscale, dark ink on white, the ink
   TEXT_HEIGHT px high with strokes `stroke_share` of that. An empty canvas
   comes back white (the readers then say there is no ink)."""
-  gray = segment.to_gray(image)
-  if not segment.has_ink(gray):
+  gray = image_steps.to_gray(image)
+  if not image_steps.has_ink(gray):
     return np.full((TEXT_HEIGHT, TEXT_HEIGHT), 255, np.uint8)
-  if not segment.ink_is_dark(gray):
+  if not image_steps.ink_is_dark(gray):
     gray = 255 - gray
   mask = np.where(gray < (int(gray.min()) + int(gray.max())) / 2, 255, 0).astype(np.uint8)
-  ys, xs = np.nonzero(mask)
-  mask = mask[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+  y0, y1, x0, x1 = image_steps.ink_box(mask, 0)
+  mask = mask[y0:y1, x0:x1]
   scale = TEXT_HEIGHT / mask.shape[0]
   width = max(1, int(round(mask.shape[1] * scale)))
   mask = cv2.resize(mask, (width, TEXT_HEIGHT), interpolation=cv2.INTER_AREA)

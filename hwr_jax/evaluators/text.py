@@ -1,0 +1,142 @@
+"""Evaluating a word (or line) reader: CER and WER per CTC decoder, overall,
+on words never seen in training, and per kind of word (lowercase,
+Capitalized, ALL CAPS, digits, punctuation), with words per second.
+
+`evaluate_checkpoint` (`launch.py --mode=evaluate` for a word model; the end
+of its training, best path only) writes to the workdir:
+  eval_<split>_words.json   the results per decoder, the texts and every hypothesis
+and prints a table. The model's per-frame probabilities are computed once;
+each decoder reads them with the language resources the CRNN reader uses
+(`language/defaults.py`: never a validation or test text).
+"""
+
+import collections
+import json
+import os
+import time
+
+import jax
+import jiwer
+import numpy as np
+
+from hwr_jax import inference
+from hwr_jax.ctc.text_decoder import DECODERS, TextDecoder
+from hwr_jax.data import vocabulary, word_sources
+from hwr_jax.language.defaults import decoder_resources
+
+class EvaluationError(ValueError):
+  """The evaluation asked for cannot be made (a decoder that does not fit the
+  model, no words in the split)."""
+
+
+KINDS = ("lowercase", "Capitalized", "ALL CAPS", "digits", "punctuation")
+
+
+def text_error_rates(references: list[str], hypotheses: list[str]) -> dict:
+  """Character and word error rates (edit distance / reference length, over
+  the whole set), case-sensitive and case-insensitive; jiwer counts."""
+  lower = lambda texts: [t.lower() for t in texts]
+  return {"cer": float(jiwer.cer(references, hypotheses)),
+          "wer": float(jiwer.wer(references, hypotheses)),
+          "cer_ignoring_case": float(jiwer.cer(lower(references), lower(hypotheses))),
+          "wer_ignoring_case": float(jiwer.wer(lower(references), lower(hypotheses)))}
+
+
+def kind_of(text: str) -> str:
+  """One of KINDS: what the letters of a word are, or digits / punctuation."""
+  letters = [c for c in text if c.isalpha()]
+  if not letters:
+    return "digits" if any(c.isdigit() for c in text) else "punctuation"
+  if len(letters) > 1 and all(c.isupper() for c in letters):
+    return "ALL CAPS"
+  if letters[0].isupper():
+    return "Capitalized"
+  return "lowercase"
+
+
+def breakdown(texts: list[str], hypotheses: list[str], seen=None) -> dict:
+  """CER of the words never seen in training (`seen`: the training
+  vocabulary) and of each kind of word, with their counts."""
+  groups = {"unseen_words": [t not in seen for t in texts]} if seen else {}
+  kinds = [kind_of(t) for t in texts]
+  groups.update({k: [kind == k for kind in kinds] for k in KINDS})
+  out = {}
+  for name, mask in groups.items():
+    chosen = np.flatnonzero(mask)
+    if len(chosen):
+      out[f"cer_{name}"] = text_error_rates([texts[i] for i in chosen],
+                                            [hypotheses[i] for i in chosen])["cer"]
+      out[f"count_{name}"] = int(len(chosen))
+  return out
+
+
+def decoders_for(charset: str) -> tuple[str, ...]:
+  """Every decoder that reads this charset (word beam search: lines only)."""
+  return tuple(d for d in DECODERS if d != "word_beam" or " " in charset)
+
+
+def read_with_decoders(probs: list[np.ndarray], texts: list[str], charset: str, decoders,
+                       counts=None, model_seconds: float = 0.0, beam_width: int = 16,
+                       lm_weight: float = 0.5) -> list[tuple[dict, list[str]]]:
+  """(result, hypotheses) per decoder, from per-frame probability matrices.
+  words_per_second counts the model's time (`model_seconds`) and the decoder's."""
+  rows = []
+  for name in decoders:
+    decoder = TextDecoder(charset, beam_width=beam_width, lm_weight=lm_weight,
+                          **decoder_resources(name, counts))
+    start = time.perf_counter()
+    hypotheses = [decoder.decode(p, name)[0] for p in probs]
+    seconds = model_seconds + time.perf_counter() - start
+    result = {"decoder": name, **text_error_rates(texts, hypotheses),
+              "words_per_second": len(texts) / max(seconds, 1e-9),
+              **breakdown(texts, hypotheses, counts)}
+    rows.append((result, hypotheses))
+  return rows
+
+
+def format_table(results: list[dict], title: str) -> str:
+  kinds = [k for k in ("unseen_words",) + KINDS if f"cer_{k}" in results[0]]
+  head = "| decoder | CER | WER | CER ignoring case | words/s | " + " | ".join(
+      f"CER {k.replace('_', ' ')} ({results[0][f'count_{k}']})" for k in kinds) + " |"
+  lines = [title, "", head, "|---|" + "---:|" * (4 + len(kinds))]
+  for r in results:
+    lines.append(f"| {r['decoder']} | {100 * r['cer']:.2f} % | {100 * r['wer']:.2f} % | "
+                 f"{100 * r['cer_ignoring_case']:.2f} % | {r['words_per_second']:.0f} | " +
+                 " | ".join(f"{100 * r[f'cer_{k}']:.1f} %" for k in kinds) + " |")
+  return "\n".join(lines)
+
+
+def evaluate_checkpoint(config, workdir: str, checkpoint: str = "best", split: str = "test",
+                        decoders=None, beam_width: int = 16, lm_weight: float = 0.5) -> dict:
+  """Reads the `split` words of `config`'s source (`word_sources.evaluation_words`)
+  with a word model's checkpoint ('best', 'latest' or a step) and each of
+  `decoders` (default: all that fit the charset). Refuses a checkpoint whose
+  model differs from `config`. Returns {'split', 'what', 'checkpoint_step',
+  'decoders': {name: result}}."""
+  model = inference.load_model(workdir, checkpoint, model_name="crnn", expect_config=config)
+  decoders = tuple(decoders or decoders_for(model.charset))
+  unknown = [d for d in decoders if d not in decoders_for(model.charset)]
+  if unknown:
+    raise EvaluationError(f"Unknown or unfit decoders {unknown}; this model reads with "
+                     f"{decoders_for(model.charset)}.")
+  images, texts, what = word_sources.evaluation_words(config, split)
+  if not texts:
+    raise EvaluationError(f"No {split} words to evaluate on ({what}).")
+  start = time.perf_counter()
+  probs = model.frame_probabilities(images, prepared=True,
+                                    batch_size=config.eval_batch_size)
+  model_seconds = time.perf_counter() - start
+  counts = vocabulary.read(workdir) or collections.Counter()
+  rows = read_with_decoders(probs, texts, model.charset, decoders, counts, model_seconds,
+                            beam_width, lm_weight)
+  results = {"split": split, "what": what, "checkpoint": checkpoint,
+             "checkpoint_step": model.step, "checkpoint_epoch": model.epoch,
+             "num_words": len(texts), "decoders": {r["decoder"]: r for r, _ in rows}}
+  if jax.process_index() == 0:
+    with open(os.path.join(workdir, f"eval_{split}_words.json"), "w") as f:
+      json.dump({**results, "texts": texts,
+                 "hypotheses": {r["decoder"]: h for r, h in rows}}, f, indent=1)
+    print(format_table([r for r, _ in rows],
+                       f"{len(texts)} {what}; checkpoint '{checkpoint}' (epoch {model.epoch}, "
+                       f"step {model.step}); {os.cpu_count()} CPU cores"))
+  return results

@@ -1,0 +1,117 @@
+"""N-gram language models: characters (to guide beam search within words) and
+words (word beam search over lines). Characters are modelled lowercased: case
+is left to the optical model.
+"""
+
+import collections
+import math
+
+import numpy as np
+
+BOW, EOW = "^", "$"   # word boundaries
+
+
+class CharNgramLM:
+  """Character n-gram model with Witten-Bell interpolation (every character
+  seen in training keeps a non-zero probability in every context)."""
+
+  def __init__(self, texts, order: int = 4, weights=None):
+    self.order = order
+    self.counts = [collections.defaultdict(collections.Counter) for _ in range(order)]
+    vocabulary = set()
+    for text, weight in zip(texts, weights if weights is not None else [1.0] * len(texts)):
+      chars = BOW * (order - 1) + text.lower() + EOW
+      vocabulary.update(text.lower())
+      for i in range(order - 1, len(chars)):
+        for n in range(order):
+          self.counts[n][chars[i - n:i]][chars[i]] += weight
+    self.vocabulary = sorted(vocabulary) + [EOW]
+    self._cache: dict = {}
+
+  def prob(self, context: str, char: str) -> float:
+    """P(char | context), context being the text so far (lowercased here)."""
+    context = (BOW * (self.order - 1) + context.lower())[-(self.order - 1):] if self.order > 1 else ""
+    key = (context, char.lower())
+    if key not in self._cache:
+      p = 1.0 / len(self.vocabulary)                 # order -1: uniform
+      for n in range(self.order):                   # unigram up to full order
+        counter = self.counts[n].get(context[len(context) - n:] if n else "")
+        if not counter:
+          continue
+        total, types = sum(counter.values()), len(counter)
+        lam = total / (total + types)
+        p = lam * counter.get(char.lower(), 0.0) / total + (1 - lam) * p
+      self._cache[key] = p
+    return self._cache[key]
+
+  def log_prob(self, context: str, char: str) -> float:
+    return math.log(max(self.prob(context, char), 1e-12))
+
+  def log_probs(self, context: str, chars, padded: bool = False) -> np.ndarray:
+    """log P(char | context) for each of `chars`, one interpolation pass.
+    `padded`: the context is used as given (no begin-of-word padding)."""
+    if not padded:
+      context = (BOW * (self.order - 1) + context.lower())[-(self.order - 1):] \
+          if self.order > 1 else ""
+    chars = [c.lower() for c in chars]
+    p = np.full(len(chars), 1.0 / len(self.vocabulary))
+    for n in range(min(self.order, len(context) + 1)):
+      counter = self.counts[n].get(context[len(context) - n:] if n else "")
+      if not counter:
+        continue
+      total, types = sum(counter.values()), len(counter)
+      lam = total / (total + types)
+      p = lam * np.array([counter.get(c, 0.0) for c in chars]) / total + (1 - lam) * p
+    return np.log(np.maximum(p, 1e-12))
+
+
+class WordNgramLM:
+  """Word bigram model over a vocabulary (Witten-Bell interpolation with
+  add-one unigrams: every pair of vocabulary words keeps a non-zero
+  probability), from lines of running text; the start of a line is a
+  context too. Words outside the vocabulary break the chain."""
+
+  def __init__(self, lines, vocabulary):
+    self.vocabulary = list(vocabulary)
+    self.index = index = {w: i for i, w in enumerate(self.vocabulary)}
+    size = len(self.vocabulary)
+    unigram = np.ones(size)
+    pairs = collections.Counter()
+    for line in lines:
+      previous = size                       # the start of the line
+      for word in line:
+        i = index.get(word.lower())
+        if i is None:
+          previous = None
+          continue
+        unigram[i] += 1
+        if previous is not None:
+          pairs[previous * size + i] += 1
+        previous = i
+    keys = np.array(sorted(pairs), np.int64)
+    counts = np.array([pairs[k] for k in keys], np.float64)
+    totals = np.bincount(keys // size, weights=counts, minlength=size + 1)
+    types = np.bincount(keys // size, minlength=size + 1).astype(np.float64)
+    self.arrays = (np.log(unigram / unigram.sum()), keys, counts, totals, types)
+
+  def log_prob(self, previous: str | None, word: str) -> float:
+    """log P(word | previous word); previous None: at the start of a line."""
+    context = len(self.vocabulary) if previous is None else self.index[previous.lower()]
+    return word_log_prob(context, self.index[word.lower()], self.arrays)
+
+
+def word_log_prob(previous: int, word: int, lm) -> float:
+  """log P(word | previous word) of a WordNgramLM's arrays (Witten-Bell
+  interpolation of bigram and unigram; `previous` == vocabulary size: the
+  start of the text). Plain Python; `ctc/compiled.py` compiles this same
+  function for the word beam search."""
+  unigram, keys, counts, totals, types = lm
+  p = math.exp(unigram[word])
+  total = totals[previous]
+  if total > 0:
+    key = previous * len(unigram) + word
+    i = np.searchsorted(keys, key)
+    count = counts[i] if i < len(keys) and keys[i] == key else 0.0
+    weight = total / (total + types[previous])
+    p = weight * count / total + (1 - weight) * p
+  return math.log(p)

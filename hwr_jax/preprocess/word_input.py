@@ -1,0 +1,79 @@
+"""What a word (or line) model reads, as data: `InputGeometry` (image height,
+width buckets, columns per output frame), and the one function that makes a
+word image into such an input (grey, ink bright, contrast stretched, cropped
+to the ink, scaled to the height). Data sources, trainers, readers and
+inference all use these, so a word image is prepared the same way, once.
+"""
+
+import dataclasses
+
+import cv2
+import numpy as np
+
+from hwr_jax.preprocess.image import ink_box, ink_is_dark, quantile, to_gray
+
+DEFAULT_HEIGHT = 24      # configs without words.height (words of EMNIST glyphs)
+# Input columns per output frame: every CRNN backbone pools the width by 4.
+COLUMNS_PER_FRAME = 4
+INK_LEVEL = 96           # after stretching, brighter than this is ink (for the crop)
+
+
+@dataclasses.dataclass(frozen=True)
+class InputGeometry:
+  """Images `height` rows high, padded to the narrowest of `buckets` that
+  holds them (one compiled program per bucket); the model emits one frame per
+  `columns_per_frame` columns."""
+  height: int = DEFAULT_HEIGHT
+  buckets: tuple[int, ...] = (48, 96, 144, 192)
+  columns_per_frame: int = COLUMNS_PER_FRAME
+
+  @classmethod
+  def of(cls, config) -> "InputGeometry":
+    """The geometry a word model's config trains and reads at."""
+    return cls(height=config.words.get("height", DEFAULT_HEIGHT),
+               buckets=tuple(config.words.buckets))
+
+  @property
+  def max_width(self) -> int:
+    return self.buckets[-1]
+
+  def frames(self, width: int) -> int:
+    """Frames the model emits for an image `width` columns wide."""
+    return width // self.columns_per_frame
+
+  def bucket(self, width: int) -> int:
+    """The narrowest bucket at least `width` wide (the widest if none is)."""
+    for b in self.buckets:
+      if width <= b:
+        return b
+    return self.buckets[-1]
+
+
+def frames_needed(text: str) -> int:
+  """The fewest frames a CTC alignment of `text` has: one per character,
+  plus a blank between each pair of equal neighbours."""
+  return len(text) + sum(a == b for a, b in zip(text, text[1:]))
+
+
+def normalize(gray: np.ndarray, geometry: InputGeometry) -> np.ndarray:
+  """A uint8 grey word image -> (height, w) uint8, ink bright on black, cropped
+  to the ink with a small margin, w <= geometry.max_width."""
+  if ink_is_dark(gray):
+    gray = 255 - gray
+  lo, hi = quantile(gray, 0.05), gray.max()
+  gray = np.clip((gray.astype(np.float32) - lo) * (255.0 / max(hi - lo, 1)), 0, 255)
+  box = ink_box(gray, INK_LEVEL)
+  if box is not None:   # crop to the ink so the text fills the height
+    y0, y1, x0, x1 = box
+    margin = max(2, (y1 - 1 - y0) // 8)
+    gray = gray[max(0, y0 - margin):y1 + margin, max(0, x0 - margin):x1 + margin]
+  height = geometry.height
+  width = int(round(gray.shape[1] * height / gray.shape[0]))
+  width = int(np.clip(width, geometry.columns_per_frame, geometry.max_width))
+  return cv2.resize(gray, (width, height), interpolation=cv2.INTER_AREA).astype(np.uint8)
+
+
+def to_input(image: np.ndarray, geometry: InputGeometry) -> np.ndarray:
+  """Any word image (grey or colour, 8 or 16 bit, either polarity) -> the
+  model's input (`normalize`)."""
+  return normalize(to_gray(image), geometry)

@@ -1,0 +1,120 @@
+"""Training the CRNN word reader with CTC, on synthesized or real words: the
+task `trainer.py` runs. Training batches come from a word source
+(`data/word_sources.py`), made in a background thread; validation reads its
+fixed validation set with best-path decoding; the best checkpoint is the one
+with the lowest validation CER.
+"""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from hwr_jax import inference, models
+from hwr_jax.ctc.text_decoder import TextDecoder
+from hwr_jax.data import vocabulary, word_sources
+from hwr_jax.evaluators import text
+from hwr_jax.preprocess.word_input import InputGeometry
+from hwr_jax.training import trainer
+from hwr_jax.training.optimizer import TrainState, make_optimizer
+
+
+def create_train_state(config, charset: str, steps_per_epoch: int) -> TrainState:
+  model = models.create_model(config, len(charset))
+  params = jax.jit(model.init)(jax.random.key(config.seed), *models.init_inputs(config))["params"]
+  if config.get("init_from"):
+    params = init_from_classifier(params, config.init_from)
+  return TrainState.create(apply_fn=model.apply, params=params,
+                           tx=make_optimizer(config, steps_per_epoch))
+
+
+def init_from_classifier(params: dict, workdir: str) -> dict:
+  """Copies the conv blocks of a trained character CNN (same shapes) into the CRNN."""
+  try:
+    classifier = inference.load_model(workdir, model_name="cnn")
+  except inference.ModelLoadError as e:
+    raise FileNotFoundError(f"init_from: {e}") from None
+  params = dict(params)
+  for block in ("ConvBlock_0", "ConvBlock_1"):
+    params[block] = classifier.params[block]
+  return params
+
+
+def ctc_loss(logits, batch):
+  frames = jnp.arange(logits.shape[1])[None, :]
+  logit_padding = (frames >= batch["length"][:, None]).astype(jnp.float32)
+  return optax.ctc_loss(logits, logit_padding, batch["label"], batch["label_padding"])
+
+
+def train_step(state, batch, *, seed: int):
+  """One Adam step of CTC loss on one batch. Pure; jit-compiled by the caller."""
+  key = jax.random.fold_in(jax.random.key(seed), state.step)
+  images = models.to_float(batch["image"])
+
+  def loss_fn(params):
+    logits = state.apply_fn({"params": params}, images, batch["length"], train=True,
+                            rngs={"dropout": key})
+    return ctc_loss(logits, batch).mean()
+
+  loss, grads = jax.value_and_grad(loss_fn)(state.params)
+  return state.apply_gradients(grads=grads), {"loss": loss}
+
+
+def predict_step(state, batch):
+  logits = state.apply_fn({"params": state.params}, models.to_float(batch["image"]),
+                          batch["length"])
+  return jax.nn.softmax(logits)
+
+
+class WordTask:
+  """A CRNN reading the words of `word_sources.create(config)`."""
+  best_key, higher_is_better, what = "best_val_cer", False, "CTC loss"
+
+  def __init__(self, config):
+    self.config = config
+    self.data = word_sources.create(config)
+    self.charset = self.data.charset
+    self.steps_per_epoch = self.data.steps_per_epoch
+    self.geometry = InputGeometry.of(config)
+    self.train_step = functools.partial(train_step, seed=config.seed)
+    self.train_batches = self.data.train_batches
+    self._predict = jax.jit(predict_step)
+    self._decoder = TextDecoder(self.charset)
+
+  def init_state(self) -> TrainState:
+    return create_train_state(self.config, self.charset, self.steps_per_epoch)
+
+  def validate(self, state, mesh, train: dict) -> tuple[dict, float, str]:
+    images, texts = self.data.validation
+    probs = inference.word_probabilities(lambda batch: self._predict(state, batch), images,
+                                         self.geometry, self.config.eval_batch_size, mesh,
+                                         prepared=True)
+    val = text.text_error_rates(texts, [self._decoder.best_path(p[None])[0] for p in probs])
+    record = {"train_loss": train["loss"], "words_per_second": train["samples_per_second"],
+              "input_wait_fraction": train["input_wait_fraction"],
+              **({"train_diverged": True} if train.get("diverged") else {}),
+              **{f"val_{k}": v for k, v in val.items()}}
+    summary = (f"train CTC loss {train['loss']:.3f} | val CER {100 * val['cer']:.1f} % WER "
+               f"{100 * val['wer']:.1f} % (best path) | {train['samples_per_second']:.0f} "
+               f"words/s, {100 * train['input_wait_fraction']:.1f} % waiting for input")
+    return record, val["cer"], summary
+
+  def write_files(self, workdir: str) -> None:
+    if isinstance(self.data, word_sources.LabeledWords):
+      vocabulary.write(workdir, self.data.training_vocabulary())
+
+  def describe(self) -> str:
+    return (f"{self.config.words.source} words, {len(self.charset)} characters, "
+            f"{len(self.data.validation[0]):,} validation words")
+
+  def evaluate(self, workdir: str) -> dict:
+    """The best checkpoint on the test split, best path (`--mode=evaluate`
+    reads with every decoder)."""
+    return text.evaluate_checkpoint(self.config, workdir, decoders=("best_path",))
+
+
+def train_and_evaluate(config, workdir: str) -> dict:
+  """Trains (resuming from `workdir` when it holds a checkpoint), then
+  evaluates the best checkpoint; returns the evaluation's results."""
+  return trainer.train_and_evaluate(WordTask(config), workdir)
