@@ -49,6 +49,8 @@ def main(argv):
   from hwr_jax.data.errors import DataError
   from hwr_jax.evaluators.text import EvaluationError
   try:
+    if FLAGS.decoders and config.get("task") not in ("words", "ink"):
+      raise app.UsageError("--decoders: only word and ink readers decode text.")
     if FLAGS.mode == "train":
       training.train_and_evaluate(config, FLAGS.workdir)
     else:

@@ -7,7 +7,8 @@ IAM_FOLDER holds words.txt, forms.txt and words/ as IAM distributes them
 (`hwr_jax/data/iam.py`). Split by writer (no test writer is ever trained on):
 writer id % 7 == 3 -> test, == 4 -> validation (model selection), others ->
 training; words whose segmentation IAM marks 'ok'. The charset is the
-training texts'. Evaluate on the test writers with experiments/iam_words.py.
+training texts'. Evaluate on the test writers with --mode=evaluate (CER / WER
+per decoder) or experiments/iam_words.py (the same, through hwr-read's reader).
 """
 
 from configs import words

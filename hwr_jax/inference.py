@@ -65,18 +65,25 @@ class Model:
     if self.name == "crnn":
       from hwr_jax.preprocess.word_input import InputGeometry
       self.geometry = InputGeometry.of(self.config)   # what the model reads
-    module, crnn = self.module, self.name == "crnn"
+    elif self.name == "ink":
+      from hwr_jax.preprocess.ink import InkGeometry
+      self.geometry = InkGeometry.of(self.config)
+    module, name = self.module, self.name
 
     def probabilities(params, batch):
-      images = models.to_float(batch["image"])
-      args = (images, batch["length"]) if crnn else (images,)
+      if name == "ink":
+        args = (batch["ink"], batch["length"])
+      else:
+        images = models.to_float(batch["image"])
+        args = (images, batch["length"]) if name == "crnn" else (images,)
       return jax.nn.softmax(module.apply({"params": params}, *args))
 
     # Compiled forward passes, pure functions of (params, input); each is
     # compiled on its first call for each input shape.
     self.logits_fn = jax.jit(   # classifier: uint8 images -> logits
         lambda params, images: module.apply({"params": params}, models.to_float(images)))
-    # classifier: {'image'} -> (B, K); CRNN: {'image', 'length'} -> (B, T, K + 1)
+    # classifier: {'image'} -> (B, K); CRNN: {'image', 'length'} -> (B, T, K + 1);
+    # ink: {'ink', 'length'} -> (B, T, K + 1)
     self.probabilities_fn = jax.jit(probabilities)
 
   # -- prediction -----------------------------------------------------------
@@ -116,6 +123,16 @@ class Model:
       batch_size = min(self.config.eval_batch_size, max(8, 1 << (len(images) - 1).bit_length()))
     return word_probabilities(lambda batch: self.probabilities_fn(self.params, batch), images,
                               self.geometry, batch_size, prepared=prepared)
+
+  def ink_frame_probabilities(self, points: list[np.ndarray], batch_size: int | None = None
+                              ) -> list[np.ndarray]:
+    """Lines of ink features (`preprocess.ink.normalize`) -> one (T_i, K + 1)
+    matrix of per-frame probabilities each (blank = 0)."""
+    self._expect("ink")
+    if batch_size is None:
+      batch_size = min(self.config.eval_batch_size, max(8, 1 << (len(points) - 1).bit_length()))
+    return ink_probabilities(lambda batch: self.probabilities_fn(self.params, batch), points,
+                             self.geometry, batch_size)
 
   def _expect(self, name: str) -> None:
     if self.name != name:
@@ -189,17 +206,39 @@ def word_probabilities(probs_fn, images: list[np.ndarray], geometry, batch_size:
                        mesh=None, prepared: bool = False) -> list[np.ndarray]:
   """(T_i, C) probability matrices for word images, by `probs_fn(batch) ->
   (B, T, C) probabilities` (batch: 'image', 'length'), at `geometry`
-  (`preprocess.word_input.InputGeometry`). Images of similar
-  aspect ratio are batched together (one width bucket each) and every batch
-  is padded to `batch_size`, so one program per bucket is compiled."""
-  from hwr_jax import parallel
+  (`preprocess.word_input.InputGeometry`). Images of similar aspect ratio are
+  batched together (one width bucket each)."""
   from hwr_jax.data import word_batches
-  out = [None] * len(images)
-  order = sorted(range(len(images)), key=lambda i: images[i].shape[1] / images[i].shape[0])
+  return sequence_probabilities(
+      probs_fn, images, lambda chunk: word_batches.make_batch(
+          chunk, None, "", geometry, 1, prepared=prepared),
+      lambda image: image.shape[1] / image.shape[0], batch_size, mesh)
+
+
+def ink_probabilities(probs_fn, points: list[np.ndarray], geometry, batch_size: int,
+                      mesh=None) -> list[np.ndarray]:
+  """(T_i, C) probability matrices for lines of ink features
+  (`preprocess.ink.normalize`), by `probs_fn(batch)` (batch: 'ink',
+  'length'), at `geometry` (`preprocess.ink.InkGeometry`); lines of similar
+  length are batched together."""
+  from hwr_jax.data import ink_sources
+  return sequence_probabilities(
+      probs_fn, points, lambda chunk: ink_sources.make_batch(chunk, None, "", geometry, 1),
+      len, batch_size, mesh)
+
+
+def sequence_probabilities(probs_fn, items: list, make_batch, size, batch_size: int,
+                           mesh=None) -> list[np.ndarray]:
+  """(T_i, C) matrices of `items` (word images, lines of ink), sorted by
+  `size(item)` so that each batch (`make_batch(items) -> {..., 'length'}`)
+  needs little padding, every batch padded to `batch_size` so one program
+  per bucket is compiled; with a mesh, sharded over it as in training."""
+  from hwr_jax import parallel
+  out = [None] * len(items)
+  order = sorted(range(len(items)), key=lambda i: size(items[i]))
   for start in range(0, len(order), batch_size):
     index = order[start:start + batch_size]
-    batch = word_batches.make_batch([images[i] for i in index], None, "", geometry, 1,
-                                    prepared=prepared)
+    batch = make_batch([items[i] for i in index])
     lengths = batch["length"]
     for key in batch:   # pad to a full batch: one shape per bucket
       pad = np.zeros((batch_size - len(index),) + batch[key].shape[1:], batch[key].dtype)

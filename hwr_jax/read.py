@@ -1,7 +1,8 @@
-"""Reading word and line images from the command line (`hwr-read`).
+"""Reading word and line images, and pen strokes, from the command line (`hwr-read`).
 
   hwr-read word.png line.jpg scans/ --workdir=runs/dev_byclass [--json] [--show=out.png]
   hwr-read word.png --workdir=runs/words --reader=crnn --decoder=beam_lm
+  hwr-read line.xml note.inkml strokes.ink.json inkfolder/ --workdir=runs/ondb
   python -m hwr_jax.read word.png --workdir=runs/dev_byclass
 
 The readers themselves live in `hwr_jax/readers/` (Python API:
@@ -18,26 +19,44 @@ import sys
 BATCH = 128
 
 
-def expand_paths(paths: list[str]) -> list[str]:
-  from hwr_jax.readers.base import IMAGE_EXTENSIONS
+# In folders, the ink reader reads these (a named file may also be any .json).
+INK_FOLDER_EXTENSIONS = (".xml", ".inkml", ".ink.json")
+
+
+def expand_paths(paths: list[str], extensions: tuple[str, ...]) -> list[str]:
+  """Files named, and the files of folders (searched recursively, in sorted
+  order) whose names end in one of `extensions`."""
   files = []
   for path in paths:
     if os.path.isdir(path):
-      files += sorted(os.path.join(path, f) for f in os.listdir(path)
-                      if f.lower().endswith(IMAGE_EXTENSIONS))
+      found = [os.path.join(root, f) for root, _, names in os.walk(path) for f in names
+               if f.lower().endswith(extensions)]
+      files += sorted(found)
     else:
       files.append(path)
   return files
 
 
+def reader_kind(workdir: str) -> str | None:
+  """'ink' when the workdir holds an ink model (read from its config.json)."""
+  import json
+  try:
+    with open(os.path.join(workdir, "config.json")) as f:
+      return json.load(f).get("model", {}).get("name")
+  except (OSError, ValueError):
+    return None
+
+
 def parse_args(argv):
   parser = argparse.ArgumentParser(prog="hwr-read", description=__doc__.split("\n\n")[0],
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument("images", nargs="+", help="image files or folders of images")
+  parser.add_argument("images", nargs="+", help="image or ink files, or folders of them")
   parser.add_argument("--workdir", required=True, help="workdir of a trained model")
-  parser.add_argument("--reader", default="segment", choices=["segment", "crnn"],
+  parser.add_argument("--reader", choices=["segment", "crnn", "ink"],
                       help="segment: cut into characters and classify them (a classifier "
-                           "workdir); crnn: read whole words (a configs/words.py workdir)")
+                           "workdir); crnn: read whole words (a configs/words.py workdir); "
+                           "ink: read pen strokes (a configs/ondb_lines.py workdir); "
+                           "default: what the workdir holds")
   parser.add_argument("--decoder", default="best_path",
                       choices=["best_path", "beam", "beam_lm", "lexicon", "token_passing",
                                "word_beam"],
@@ -70,15 +89,17 @@ def parse_args(argv):
 
 def main(argv=None) -> int:
   parser, args = parse_args(argv)
-  files = expand_paths(args.images)
+  kind = args.reader or {"crnn": "crnn", "ink": "ink"}.get(reader_kind(args.workdir), "segment")
+  from hwr_jax.readers.base import IMAGE_EXTENSIONS
+  files = expand_paths(args.images, INK_FOLDER_EXTENSIONS if kind == "ink" else IMAGE_EXTENSIONS)
   if not files:
-    parser.error("no images found")
+    parser.error("no ink files found" if kind == "ink" else "no images found")
   if args.cache_dir:
     os.environ["HWR_JAX_CACHE_DIR"] = args.cache_dir
   from hwr_jax import runtime
   runtime.set_xla_flags()   # before JAX is imported
   from hwr_jax import readers
-  if args.reader == "crnn":
+  if kind in ("crnn", "ink"):
     options = dict(decoder=args.decoder, beam_width=args.beam_width, lexicon_path=args.lexicon,
                    lm_weight=args.lm_weight, word_lm_path=args.word_lm)
   else:
@@ -86,7 +107,7 @@ def main(argv=None) -> int:
                    use_word_rules=not args.no_word_rules, decoder=args.decoder,
                    lexicon_path=args.lexicon)
   try:
-    reader = readers.load_reader(args.workdir, args.reader, args.checkpoint, **options)
+    reader = readers.load_reader(args.workdir, kind, args.checkpoint, **options)
   except (ValueError, OSError) as e:   # ReaderError; OSError: a lexicon file, ...
     print(f"error: {e}", file=sys.stderr)
     return 2
@@ -103,10 +124,15 @@ def main(argv=None) -> int:
 
 
 def print_reading(path: str, reading, as_json: bool) -> None:
+  for note in reading.notes:
+    print(f"{path}: note: {note}", file=sys.stderr)
   if as_json:
     print(json.dumps({"file": path, **reading.to_json()}))
   elif reading.error is not None:
     print(f"{path}: cannot read: {reading.error}", file=sys.stderr)
+  elif reading.lines is not None:   # ink: one line of output per line of writing
+    for k, line in enumerate(reading.lines, 1):
+      print(f"{path}:{k}\t{line.text}\t{line.confidence:.2f}")
   elif reading.confidence is not None:
     print(f"{path}\t{reading.text}\t{reading.confidence:.2f}")
   else:

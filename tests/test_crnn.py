@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from hwr_jax import inference
+from hwr_jax import checkpoints, inference
 from hwr_jax.data import word_batches
 from hwr_jax.models.crnn import CRNN, output_length
 from hwr_jax.preprocess.word_input import DEFAULT_HEIGHT as HEIGHT, InputGeometry, to_input
@@ -130,13 +130,20 @@ def test_labels_tsv_folder_trains_the_crnn(tmp_path):
   assert record["epoch"] == 1 and np.isfinite(record["train_loss"])
   # At the end of training, the best checkpoint is evaluated (a folder has no test split).
   assert "no test split" in results["what"] and results["num_words"] == 4
-  assert 0 <= results["decoders"]["best_path"]["cer"] and (tmp_path / "run" / "training_curves.png").exists()
+  assert results["decoders"]["best_path"]["cer"] == pytest.approx(record["val_cer"])
+  assert (tmp_path / "run" / "training_curves.png").exists()
   # A moved data folder is not another experiment: the run resumes from its checkpoint.
   moved = tmp_path / "moved"
   shutil.copytree(tmp_path, moved, ignore=shutil.ignore_patterns("run", "moved"))
   config.words.path, config.num_epochs = str(moved), 2
   train_words.train_and_evaluate(config, str(tmp_path / "run"))
   assert [json.loads(l)["epoch"] for l in open(tmp_path / "run" / "metrics.jsonl")] == [1, 2]
+  # Data whose texts have other characters cannot go on training this model: said so,
+  # before any array is read (not taken for a damaged checkpoint).
+  (moved / "labels.tsv").write_text("\n".join(lines).replace("hello", "Zebra") + "\n")
+  config.num_epochs = 3
+  with pytest.raises(checkpoints.CheckpointMismatchError, match="new: 'Z'"):
+    train_words.train_and_evaluate(config, str(tmp_path / "run"))
 
 
 def test_launch_evaluates_a_word_model_with_each_decoder(word_workdir, tmp_path):
@@ -158,7 +165,7 @@ def test_launch_evaluates_a_word_model_with_each_decoder(word_workdir, tmp_path)
       [sys.executable, "launch.py", f"--config={config_py}", f"--workdir={word_workdir}",
        "--mode=evaluate", "--decoders=word_beam"], cwd=ROOT, capture_output=True, text=True,
       timeout=600)
-  assert refused.returncode != 0 and "word_beam" in refused.stderr
+  assert refused.returncode == 1 and "Unknown or unfit decoders ['word_beam']" in refused.stderr
 
 
 def test_load_reader_finds_the_crnn_and_reads_in_batches(word_workdir):

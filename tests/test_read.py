@@ -131,8 +131,11 @@ def test_cli_refuses_a_workdir_without_a_classifier(tmp_path):
   result = hwr_read("x.png", f"--workdir={tmp_path}")
   assert result.returncode == 2 and "not a workdir of a trained model" in result.stderr
   (tmp_path / "config.json").write_text(json.dumps({"model": {"name": "crnn"}}))
-  result = hwr_read("x.png", f"--workdir={tmp_path}")
+  result = hwr_read("x.png", f"--workdir={tmp_path}", "--reader=segment")
   assert result.returncode == 2 and "needs a character classifier" in result.stderr
+  # without --reader, the reader of the model the workdir holds (here: no trained steps yet)
+  result = hwr_read("x.png", f"--workdir={tmp_path}")
+  assert result.returncode == 2 and "No best checkpoint" in result.stderr
 
 
 def test_cli_reads_digit_strings_with_a_digits_model(tmp_path):

@@ -28,6 +28,16 @@ from hwr_jax.checkpoints.workdir import (DAMAGED, MODEL_KEYS, Step, best_of,
 KEEP_LATEST = 2
 
 
+def charset_difference(path: str, saved: str, current: str) -> str:
+  """What a user reads when the data's characters are not the checkpoint's."""
+  new, gone = sorted(set(current) - set(saved)), sorted(set(saved) - set(current))
+  return (f"The checkpoint in {path} reads {len(saved)} characters; the data now has "
+          f"{len(current)}" + (f" (new: {''.join(new)!r})" if new else "") +
+          (f" (missing: {''.join(gone)!r})" if gone else "") + ". Its output layer has a "
+          "row per character, so it cannot go on training on this data: use a new --workdir "
+          "(the data's texts decide the charset).")
+
+
 class CheckpointStore:
   """Saves and restores train states under `workdir/checkpoints`: one orbax
   manager keeps the newest KEEP_LATEST steps and the step with the best
@@ -91,13 +101,15 @@ class CheckpointStore:
         f"{kept or 'none'}). Make room or make the folder writable, then run the same "
         "command to resume from the newest one.")
 
-  def restore(self, state, which: str = "latest", model_only: bool = False):
+  def restore(self, state, which: str = "latest", model_only: bool = False,
+              charset: str | None = None):
     """Returns (state filled from the newest intact step, its meta), or
     (state, None) when there is none. `which='best'`: the best-scored step
     only. Damaged steps newer than the one restored are moved to
     `workdir/checkpoints-damaged/` and listed in `self.skipped`. When no step
     can be read, nothing is moved and CheckpointDamagedError says so.
-    Refuses a checkpoint of another config."""
+    Refuses a checkpoint of another config, or of another `charset` (a
+    model's output layer has a row per character), before reading arrays."""
     steps = kept_steps(self.workdir)
     if which == "best":
       steps = [s for s in [best_of(steps)] if s]
@@ -118,6 +130,8 @@ class CheckpointStore:
             "settings differ (checkpoint -> now):\n" + "\n".join(diffs) +
             "\nUse a new --workdir for a new experiment, or run with the config that "
             "wrote this checkpoint.")
+      if charset is not None and meta.get("charset") not in (None, charset):
+        raise CheckpointMismatchError(charset_difference(candidate.path, meta["charset"], charset))
       try:
         restored = read_arrays(candidate.path, meta, state)
       except Exception as e:   # noqa: BLE001

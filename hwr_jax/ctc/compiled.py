@@ -7,8 +7,6 @@ import math
 import numba
 import numpy as np
 
-from hwr_jax.language import ngrams
-
 
 @numba.njit(cache=True, inline="always")
 def _logaddexp(a: float, b: float) -> float:
@@ -19,8 +17,21 @@ def _logaddexp(a: float, b: float) -> float:
   return max(a, b) + math.log1p(math.exp(-abs(a - b)))
 
 
-# log P(word | previous word) of a WordNgramLM, compiled from its one definition.
-word_log_prob = numba.njit(cache=True)(ngrams.word_log_prob)
+@numba.njit(cache=True)
+def word_log_prob(previous, word, lm):
+  """log P(word | previous word) of a WordNgramLM's arrays (Witten-Bell
+  interpolation of bigram and unigram; `previous` == vocabulary size: the
+  start of the text)."""
+  unigram, keys, counts, totals, types = lm
+  p = math.exp(unigram[word])
+  total = totals[previous]
+  if total > 0:
+    key = previous * len(unigram) + word
+    i = np.searchsorted(keys, key)
+    count = counts[i] if i < len(keys) and keys[i] == key else 0.0
+    weight = total / (total + types[previous])
+    p = weight * count / total + (1 - weight) * p
+  return math.log(p)
 
 
 @numba.njit(cache=True)

@@ -127,3 +127,11 @@ def word_tables(lexicon: Lexicon, chars: list[str], separator: str = " ",
     lm_weight = 0.0
   return GuideTables(tables.rows, tables.next, tables.final, tables.initial, word_of_state,
                      chars.index(separator), word_lm.arrays, lm_weight)
+
+
+def word_log_prob(lm: WordNgramLM, previous: str | None, word: str) -> float:
+  """log P(word | previous word) under `lm`, as the word beam search scores it;
+  `previous` None: at the start of a line."""
+  from hwr_jax.ctc.compiled import word_log_prob as compiled
+  context = len(lm.vocabulary) if previous is None else lm.index[previous.lower()]
+  return compiled(context, lm.index[word.lower()], lm.arrays)

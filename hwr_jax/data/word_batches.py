@@ -43,10 +43,15 @@ def make_batch(images: list[np.ndarray], texts: list[str] | None, charset: str,
     lengths[i] = geometry.frames(w)
   batch = {"image": batch_images, "length": lengths}
   if texts is not None:
-    labels = np.zeros((len(texts), max_label_length), np.int32)
-    for i, text in enumerate(texts):
-      codes = [charset.index(c) + 1 for c in text[:max_label_length]]
-      labels[i, :len(codes)] = codes
-    batch["label"] = labels
-    batch["label_padding"] = (labels == 0).astype(np.float32)
+    batch.update(encode_labels(texts, charset, max_label_length))
   return batch
+
+
+def encode_labels(texts: list[str], charset: str, max_label_length: int) -> dict:
+  """'label': (B, max_label_length) char index + 1, right-padded with 0, and
+  'label_padding': 1.0 where padded, as optax.ctc_loss takes them."""
+  labels = np.zeros((len(texts), max_label_length), np.int32)
+  for i, text in enumerate(texts):
+    codes = [charset.index(c) + 1 for c in text[:max_label_length]]
+    labels[i, :len(codes)] = codes
+  return {"label": labels, "label_padding": (labels == 0).astype(np.float32)}

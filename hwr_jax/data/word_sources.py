@@ -196,15 +196,17 @@ def create(config):
   raise DataError(f"Unknown words.source {config.words.source!r} (synthetic, folder, iam).")
 
 
-def evaluation_words(config, split: str = "test") -> tuple[list, list[str], str]:
+def evaluation_words(config, split: str = "test", geometry: InputGeometry | None = None
+                     ) -> tuple[list, list[str], str]:
   """(model inputs, texts, what they are) of the words to evaluate a word
   model on: IAM's test (or validation) writers' words marked 'ok'; a
   labels.tsv folder's or synthesized words' validation words (they have no
-  test split: `what` says so). Reads only that split."""
+  test split: `what` says so). Reads only that split; images are prepared at
+  `geometry` (the model's; default: the config's)."""
   if split not in ("test", "validation"):
     raise ValueError(f"split must be 'test' or 'validation', not {split!r}.")
   source, path = config.words.source, config.words.path
-  geometry = InputGeometry.of(config)
+  geometry = geometry or InputGeometry.of(config)
   if source in ("folder", "iam") and not path:
     raise DataError(f"words.source={source!r} needs --config.words.path=FOLDER.")
   if source == "iam":

@@ -13,6 +13,8 @@ def training_curves(metrics_jsonl: str, out_png: str) -> None:
   score-per-CPU-minute view)."""
   from hwr_jax.run_log import epoch_records
   records = epoch_records(metrics_jsonl)
+  if not records:
+    return
   epochs = [r["epoch"] for r in records]
   words = "val_cer" in records[0]
   scores = [("val_cer", "val CER"), ("val_wer", "val WER")] if words else \

@@ -21,7 +21,7 @@ import numpy as np
 
 from hwr_jax import inference
 from hwr_jax.ctc.text_decoder import DECODERS, TextDecoder
-from hwr_jax.data import vocabulary, word_sources
+from hwr_jax.data import ink_sources, vocabulary, word_sources
 from hwr_jax.language.defaults import decoder_resources
 
 class EvaluationError(ValueError):
@@ -70,9 +70,15 @@ def breakdown(texts: list[str], hypotheses: list[str], seen=None) -> dict:
   return out
 
 
-def decoders_for(charset: str) -> tuple[str, ...]:
-  """Every decoder that reads this charset (word beam search: lines only)."""
-  return tuple(d for d in DECODERS if d != "word_beam" or " " in charset)
+# Decoders that read a whole text as one dictionary word: not for lines.
+WORD_DECODERS = ("lexicon", "token_passing")
+
+
+def decoders_for(charset: str, lines: bool = False) -> tuple[str, ...]:
+  """Every decoder that reads this charset (word beam search: a charset with
+  a space); for `lines`, not those that read the text as one word."""
+  return tuple(d for d in DECODERS if (d != "word_beam" or " " in charset)
+               and not (lines and d in WORD_DECODERS))
 
 
 def read_with_decoders(probs: list[np.ndarray], texts: list[str], charset: str, decoders,
@@ -108,23 +114,32 @@ def format_table(results: list[dict], title: str) -> str:
 
 def evaluate_checkpoint(config, workdir: str, checkpoint: str = "best", split: str = "test",
                         decoders=None, beam_width: int = 16, lm_weight: float = 0.5) -> dict:
-  """Reads the `split` words of `config`'s source (`word_sources.evaluation_words`)
-  with a word model's checkpoint ('best', 'latest' or a step) and each of
-  `decoders` (default: all that fit the charset). Refuses a checkpoint whose
-  model differs from `config`. Returns {'split', 'what', 'checkpoint_step',
-  'decoders': {name: result}}."""
-  model = inference.load_model(workdir, checkpoint, model_name="crnn", expect_config=config)
-  decoders = tuple(decoders or decoders_for(model.charset))
-  unknown = [d for d in decoders if d not in decoders_for(model.charset)]
+  """Reads the `split` words of `config`'s source (`word_sources.evaluation_words`;
+  an ink model: lines, `ink_sources.evaluation_lines`) with a checkpoint
+  ('best', 'latest' or a step) and each of `decoders` (default: all that fit
+  the model). Refuses a checkpoint whose model differs from `config`. Returns
+  {'split', 'what', 'checkpoint_step', 'decoders': {name: result}}."""
+  ink = config.get("task") == "ink"
+  model = inference.load_model(workdir, checkpoint, model_name="ink" if ink else "crnn",
+                               expect_config=config)
+  fitting = decoders_for(model.charset, lines=ink)
+  decoders = tuple(decoders or fitting)
+  unknown = [d for d in decoders if d not in fitting]
   if unknown:
     raise EvaluationError(f"Unknown or unfit decoders {unknown}; this model reads with "
-                     f"{decoders_for(model.charset)}.")
-  images, texts, what = word_sources.evaluation_words(config, split)
+                          f"{fitting}.")
+  # The data from `config`, the input geometry from the model's own config.
+  if ink:
+    inputs, texts, what = ink_sources.evaluation_lines(config, split)
+  else:
+    inputs, texts, what = word_sources.evaluation_words(config, split, model.geometry)
   if not texts:
-    raise EvaluationError(f"No {split} words to evaluate on ({what}).")
+    raise EvaluationError(f"No {split} texts to evaluate on ({what}).")
   start = time.perf_counter()
-  probs = model.frame_probabilities(images, prepared=True,
-                                    batch_size=config.eval_batch_size)
+  if ink:
+    probs = model.ink_frame_probabilities(inputs, batch_size=config.eval_batch_size)
+  else:
+    probs = model.frame_probabilities(inputs, prepared=True, batch_size=config.eval_batch_size)
   model_seconds = time.perf_counter() - start
   counts = vocabulary.read(workdir) or collections.Counter()
   rows = read_with_decoders(probs, texts, model.charset, decoders, counts, model_seconds,

@@ -69,7 +69,9 @@ class WordNgramLM:
   """Word bigram model over a vocabulary (Witten-Bell interpolation with
   add-one unigrams: every pair of vocabulary words keeps a non-zero
   probability), from lines of running text; the start of a line is a
-  context too. Words outside the vocabulary break the chain."""
+  context too. Words outside the vocabulary break the chain. The model is
+  `arrays`, which the compiled word beam search reads
+  (`ctc/compiled.word_log_prob`; `ctc/guides.word_log_prob` by words)."""
 
   def __init__(self, lines, vocabulary):
     self.vocabulary = list(vocabulary)
@@ -93,25 +95,3 @@ class WordNgramLM:
     totals = np.bincount(keys // size, weights=counts, minlength=size + 1)
     types = np.bincount(keys // size, minlength=size + 1).astype(np.float64)
     self.arrays = (np.log(unigram / unigram.sum()), keys, counts, totals, types)
-
-  def log_prob(self, previous: str | None, word: str) -> float:
-    """log P(word | previous word); previous None: at the start of a line."""
-    context = len(self.vocabulary) if previous is None else self.index[previous.lower()]
-    return word_log_prob(context, self.index[word.lower()], self.arrays)
-
-
-def word_log_prob(previous: int, word: int, lm) -> float:
-  """log P(word | previous word) of a WordNgramLM's arrays (Witten-Bell
-  interpolation of bigram and unigram; `previous` == vocabulary size: the
-  start of the text). Plain Python; `ctc/compiled.py` compiles this same
-  function for the word beam search."""
-  unigram, keys, counts, totals, types = lm
-  p = math.exp(unigram[word])
-  total = totals[previous]
-  if total > 0:
-    key = previous * len(unigram) + word
-    i = np.searchsorted(keys, key)
-    count = counts[i] if i < len(keys) and keys[i] == key else 0.0
-    weight = total / (total + types[previous])
-    p = weight * count / total + (1 - weight) * p
-  return math.log(p)

@@ -92,3 +92,22 @@ def distort(image: np.ndarray, width: int, slant: float, rng: np.random.Generato
     out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.3, 0.8))
   out += rng.normal(0, rng.uniform(0, 10), out.shape)
   return np.clip(out, 0, 255).astype(np.uint8)
+
+
+# -- ink (on device) ----------------------------------------------------------
+
+def random_ink_affine(key, points: jnp.ndarray, max_stretch: float = 0.15,
+                      max_slant: float = 0.3) -> jnp.ndarray:
+  """Each line of ink features (B, T, 4: dx, dy, pen lift, height;
+  `preprocess/ink.features`) under its own random linear map of the pen's
+  plane: a horizontal and a vertical stretch (log-uniform within
+  +-max_stretch) and a slant (shear, uniform within +-max_slant). The
+  features are linear in the points, so the map applies to them directly;
+  padding stays zero."""
+  b = points.shape[0]
+  k_x, k_y, k_slant = jax.random.split(key, 3)
+  sx = jnp.exp(jax.random.uniform(k_x, (b, 1), minval=-max_stretch, maxval=max_stretch))
+  sy = jnp.exp(jax.random.uniform(k_y, (b, 1), minval=-max_stretch, maxval=max_stretch))
+  slant = jax.random.uniform(k_slant, (b, 1), minval=-max_slant, maxval=max_slant)
+  dx, dy, lift, height = (points[..., i] for i in range(4))
+  return jnp.stack([sx * (dx + slant * dy), sy * dy, lift, sy * height], -1)

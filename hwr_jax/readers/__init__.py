@@ -1,4 +1,4 @@
-"""Readers of word and line images, on top of `hwr_jax.inference`.
+"""Readers of word and line images and of pen strokes, on top of `hwr_jax.inference`.
 
   reader = hwr_jax.load_reader("runs/words", decoder="beam")
   reading = reader.read(image)            # .text, .confidence, .characters, .frames
@@ -7,6 +7,7 @@
 
 segmentation.py  cut into characters, classify them (a character classifier)
 crnn.py          whole words with a CRNN + CTC decoder (a word model)
+ink.py           lines of pen strokes with an ink model + CTC decoder
 rules.py         the segmentation reader's word rules
 base.py          Reading, image files, batching
 """
@@ -14,13 +15,14 @@ base.py          Reading, image files, batching
 from hwr_jax.readers.base import (Character, ImageError, Reader, ReaderError,  # noqa: F401
                                   Reading, load_image)
 
-READERS = ("segment", "crnn")
+READERS = ("segment", "crnn", "ink")
 
 
 def load_reader(workdir: str, reader: str | None = None, checkpoint: str = "best", *,
                 compilation_cache: bool = True, **options) -> Reader:
   """The reader for a trained model's workdir: 'segment' for a character
-  classifier, 'crnn' for a word model (default: whichever the workdir holds).
+  classifier, 'crnn' for a word model, 'ink' for an ink model (default:
+  whichever the workdir holds).
   `options` go to the reader (CRNN: decoder, beam_width, lexicon_path, lm_weight;
   segmentation: use_case_by_size, use_word_rules). `compilation_cache`: keep
   compiled programs in the user's cache folder (`hwr_jax/cache.py`), so the
@@ -32,7 +34,10 @@ def load_reader(workdir: str, reader: str | None = None, checkpoint: str = "best
   if reader is None:
     config = load_workdir_config(workdir)
     name = config.get("model", {}).get("name") if config is not None else None
-    reader = "crnn" if name == "crnn" else "segment"
+    reader = {"crnn": "crnn", "ink": "ink"}.get(name, "segment")
+  if reader == "ink":
+    from hwr_jax.readers.ink import InkReader
+    return InkReader(workdir, checkpoint, **options)
   if reader == "crnn":
     from hwr_jax.readers.crnn import CRNNReader
     return CRNNReader(workdir, checkpoint, **options)

@@ -8,10 +8,20 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from hwr_jax.checkpoints import ModelLoadError as ReaderError  # noqa: F401  (the workdir's fault)
+from hwr_jax.data.ink_files import InkError
 from hwr_jax.preprocess import characters
 from hwr_jax.preprocess.image import ImageError  # noqa: F401  (the image's fault)
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
+# What a reader says of an input it cannot read (the input's fault, not the model's).
+INPUT_ERRORS = (ImageError, InkError)
+
+
+@dataclasses.dataclass
+class Line:
+  text: str
+  confidence: float
+  box: tuple[float, float, float, float]   # x0, y0, x1, y1 in the input's coordinates
 
 
 @dataclasses.dataclass
@@ -30,6 +40,8 @@ class Reading:
   error: str | None = None             # read_many: why this image could not be read
   frames: np.ndarray | None = dataclasses.field(  # CRNN: (T, K + 1) per-frame probabilities
       default=None, repr=False)
+  lines: list[Line] | None = None      # ink: one per line of writing, top to bottom
+  notes: list[str] = dataclasses.field(default_factory=list)   # what was repaired in the input
 
   def to_json(self) -> dict:
     if self.error is not None:
@@ -39,6 +51,10 @@ class Reading:
       out["confidence"] = self.confidence
     if self.characters:
       out["characters"] = [dataclasses.asdict(c) for c in self.characters]
+    if self.lines is not None:
+      out["lines"] = [dataclasses.asdict(l) for l in self.lines]
+    if self.notes:
+      out["notes"] = self.notes
     return out
 
 
@@ -62,8 +78,14 @@ class Reader:
   stages of consecutive batches at once: while the model reads batch k, a
   thread prepares batch k + 1 and another finishes batch k - 1."""
 
+  input_error = ImageError   # what `read` raises for an input with nothing to read
+
   def prepare(self, image: np.ndarray):
     raise NotImplementedError
+
+  def load(self, path: str):
+    """What `prepare` takes, from a file (images; the ink reader: ink files)."""
+    return load_image(path)
 
   def predict(self, prepared: list):
     raise NotImplementedError
@@ -79,7 +101,7 @@ class Reader:
         if isinstance(image, Exception):
           raise image
         out.append(self.prepare(image))
-      except ImageError as e:
+      except INPUT_ERRORS as e:
         out.append(Reading("", [], error=str(e)))
     return out
 
@@ -91,6 +113,12 @@ class Reader:
     readings = iter(self.finish(good, predicted) if good else [])
     return [p if isinstance(p, Reading) else next(readings) for p in prepared]
 
+  def _load_or_error(self, path: str):
+    try:
+      return self.load(path)
+    except INPUT_ERRORS as e:
+      return e
+
   def read_many(self, images: list[np.ndarray]) -> list[Reading]:
     """Readings of many images, batched; an image that cannot be read gets
     a Reading with `error` set (and empty text) and the others go on."""
@@ -101,11 +129,11 @@ class Reader:
     """One image -> Reading; ImageError when it holds nothing to read."""
     reading = self.read_many([image])[0]
     if reading.error is not None:
-      raise ImageError(reading.error)
+      raise self.input_error(reading.error)
     return reading
 
   def read_file(self, path: str) -> Reading:
-    return self.read(load_image(path))
+    return self.read(self.load(path))
 
   def read_files(self, paths: list[str], batch_size: int = 128) -> list[Reading]:
     """Readings of image files, in order; a file that cannot be read or holds
@@ -115,7 +143,7 @@ class Reader:
   def iter_files(self, paths: list[str], batch_size: int = 128):
     """Yields (path, Reading) in order, `batch_size` files per model call."""
     def load_and_prepare(batch):
-      return self._prepare_all(_load_or_error(p) for p in batch)
+      return self._prepare_all(self._load_or_error(p) for p in batch)
     batches = [paths[i:i + batch_size] for i in range(0, len(paths), batch_size)]
     if not batches:
       return
@@ -133,13 +161,6 @@ class Reader:
             lambda b, p, g, o: list(zip(b, self._finish_all(p, g, o))),
             batch, prepared, good, predicted)
       yield from finishing.result()
-
-
-def _load_or_error(path: str):
-  try:
-    return load_image(path)
-  except ImageError as e:
-    return e
 
 
 def expect_model(workdir: str, model_name: str, what: str) -> None:

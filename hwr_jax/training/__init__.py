@@ -6,6 +6,7 @@
   trainer.py      train_and_evaluate(task, workdir)
   classifier.py   the character classifiers (a task)
   words.py        the CRNN word reader (a task)
+  ink.py          the ink reader, lines of pen strokes (a task)
 """
 
 from hwr_jax.training.loop import TrainingDivergedError  # noqa: F401
@@ -14,7 +15,11 @@ from hwr_jax.training.run import Preempted  # noqa: F401
 
 def train_and_evaluate(config, workdir: str) -> dict:
   """Trains the task `config` names (`config.task`: 'words' for a word
-  reader, else a character classifier), then evaluates its best checkpoint."""
+  reader, 'ink' for an ink reader, else a character classifier), then
+  evaluates its best checkpoint."""
+  if config.get("task") == "ink":
+    from hwr_jax.training import ink
+    return ink.train_and_evaluate(config, workdir)
   if config.get("task") == "words":
     from hwr_jax.training import words
     return words.train_and_evaluate(config, workdir)

@@ -76,7 +76,7 @@ class Run:
     self.best_key, self.sign = best_key, 1 if higher_is_better else -1
     self.stop_on_divergence = config.get("stop_on_divergence", True)
     self.store = checkpoints.CheckpointStore(workdir, config.to_dict(), higher_is_better)
-    self.state, meta = self.store.restore(state, "latest")
+    self.state, meta = self.store.restore(state, "latest", charset=charset)
     for skipped in self.store.skipped:
       log(f"warning: skipped a damaged checkpoint (moved to {checkpoints.DAMAGED}/): {skipped}")
     meta = meta or {}

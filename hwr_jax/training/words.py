@@ -15,6 +15,7 @@ from hwr_jax import inference, models
 from hwr_jax.ctc.text_decoder import TextDecoder
 from hwr_jax.data import vocabulary, word_sources
 from hwr_jax.evaluators import text
+from hwr_jax.preprocess import augment
 from hwr_jax.preprocess.word_input import InputGeometry
 from hwr_jax.training import trainer
 from hwr_jax.training.optimizer import TrainState, make_optimizer
@@ -47,13 +48,22 @@ def ctc_loss(logits, batch):
   return optax.ctc_loss(logits, logit_padding, batch["label"], batch["label_padding"])
 
 
-def train_step(state, batch, *, seed: int):
-  """One Adam step of CTC loss on one batch. Pure; jit-compiled by the caller."""
+def model_input(batch):
+  """What the model reads of a batch: word images (uint8 -> float) or ink
+  features ('ink')."""
+  return batch["ink"] if "ink" in batch else models.to_float(batch["image"])
+
+
+def train_step(state, batch, *, seed: int, augment_ink: bool = False):
+  """One Adam step of CTC loss on one batch (word images, or lines of ink:
+  `augment_ink` distorts them first). Pure; jit-compiled by the caller."""
   key = jax.random.fold_in(jax.random.key(seed), state.step)
-  images = models.to_float(batch["image"])
+  inputs = model_input(batch)
+  if augment_ink:
+    inputs = augment.random_ink_affine(jax.random.fold_in(key, 1), inputs)
 
   def loss_fn(params):
-    logits = state.apply_fn({"params": params}, images, batch["length"], train=True,
+    logits = state.apply_fn({"params": params}, inputs, batch["length"], train=True,
                             rngs={"dropout": key})
     return ctc_loss(logits, batch).mean()
 
@@ -62,21 +72,20 @@ def train_step(state, batch, *, seed: int):
 
 
 def predict_step(state, batch):
-  logits = state.apply_fn({"params": state.params}, models.to_float(batch["image"]),
-                          batch["length"])
+  logits = state.apply_fn({"params": state.params}, model_input(batch), batch["length"])
   return jax.nn.softmax(logits)
 
 
 class WordTask:
   """A CRNN reading the words of `word_sources.create(config)`."""
   best_key, higher_is_better, what = "best_val_cer", False, "CTC loss"
+  unit = "words"
 
-  def __init__(self, config):
+  def __init__(self, config, data=None):
     self.config = config
-    self.data = word_sources.create(config)
+    self.data = data or word_sources.create(config)
     self.charset = self.data.charset
     self.steps_per_epoch = self.data.steps_per_epoch
-    self.geometry = InputGeometry.of(config)
     self.train_step = functools.partial(train_step, seed=config.seed)
     self.train_batches = self.data.train_batches
     self._predict = jax.jit(predict_step)
@@ -86,22 +95,24 @@ class WordTask:
     return create_train_state(self.config, self.charset, self.steps_per_epoch)
 
   def validate(self, state, mesh, train: dict) -> tuple[dict, float, str]:
-    images, texts = self.data.validation
-    probs = inference.word_probabilities(lambda batch: self._predict(state, batch), images,
-                                         self.geometry, self.config.eval_batch_size, mesh,
-                                         prepared=True)
+    inputs, texts = self.data.validation
+    probs = self.probabilities(lambda batch: self._predict(state, batch), inputs, mesh)
     val = text.text_error_rates(texts, [self._decoder.best_path(p[None])[0] for p in probs])
-    record = {"train_loss": train["loss"], "words_per_second": train["samples_per_second"],
+    record = {"train_loss": train["loss"], f"{self.unit}_per_second": train["samples_per_second"],
               "input_wait_fraction": train["input_wait_fraction"],
               **({"train_diverged": True} if train.get("diverged") else {}),
               **{f"val_{k}": v for k, v in val.items()}}
     summary = (f"train CTC loss {train['loss']:.3f} | val CER {100 * val['cer']:.1f} % WER "
                f"{100 * val['wer']:.1f} % (best path) | {train['samples_per_second']:.0f} "
-               f"words/s, {100 * train['input_wait_fraction']:.1f} % waiting for input")
+               f"{self.unit}/s, {100 * train['input_wait_fraction']:.1f} % waiting for input")
     return record, val["cer"], summary
 
+  def probabilities(self, probs_fn, images, mesh) -> list:
+    return inference.word_probabilities(probs_fn, images, InputGeometry.of(self.config),
+                                        self.config.eval_batch_size, mesh, prepared=True)
+
   def write_files(self, workdir: str) -> None:
-    if isinstance(self.data, word_sources.LabeledWords):
+    if hasattr(self.data, "training_vocabulary"):
       vocabulary.write(workdir, self.data.training_vocabulary())
 
   def describe(self) -> str:

@@ -1,0 +1,312 @@
+"""Reading pen strokes: ink files, preprocessing, the ink model, its reader and CLI.
+
+CI has no IAM-OnDB: the tests write ink in its formats, and learn from a small
+synthetic ink set made here (letters drawn as strokes, jittered per sample).
+"""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from hwr_jax.data import ink_files
+from hwr_jax.data.ink_files import InkError
+from hwr_jax.preprocess import ink
+
+# Print letters as polylines in a unit box (y grows downwards), one list per stroke.
+_CIRCLE = [(0.5 + 0.35 * np.sin(a), 0.65 - 0.35 * np.cos(a)) for a in np.linspace(0, 2 * np.pi, 13)]
+LETTERS = {
+    "l": [[(0.4, 0.0), (0.4, 1.0)]],
+    "o": [_CIRCLE],
+    "c": [[(0.85, 0.4), *_CIRCLE[3:10]]],
+    "v": [[(0.0, 0.3), (0.45, 1.0), (0.9, 0.3)]],
+    "x": [[(0.0, 0.3), (0.8, 1.0)], [(0.8, 0.3), (0.0, 1.0)]],
+    "i": [[(0.3, 0.4), (0.3, 1.0)], [(0.3, 0.12), (0.33, 0.16)]],
+    "z": [[(0.0, 0.3), (0.8, 0.3), (0.0, 1.0), (0.8, 1.0)]],
+    "n": [[(0.0, 1.0), (0.0, 0.3), (0.7, 0.35), (0.75, 1.0)]],
+}
+
+
+def write_strokes(text: str, rng: np.random.Generator, origin=(0.0, 0.0)) -> list[np.ndarray]:
+  """`text` written as strokes of (x, y, t) in tablet-like units: each
+  letter's polylines scaled, slanted and shaken a little, left to right."""
+  size = rng.uniform(40, 60)
+  slant = rng.uniform(-0.3, 0.3)
+  x, t, strokes = origin[0], 0.0, []
+  for ch in text:
+    if ch == " ":
+      x += size * rng.uniform(0.8, 1.1)
+      continue
+    for poly in LETTERS[ch]:
+      p = np.array(poly, np.float64) * size
+      p[:, 0] += x - slant * (p[:, 1] - size)
+      p[:, 1] += origin[1]
+      p += rng.normal(0, size * 0.015, p.shape)
+      times = t + np.arange(len(p)) * 0.02
+      t = times[-1] + 0.1
+      strokes.append(np.concatenate([p, times[:, None]], 1))
+    x += size * rng.uniform(0.95, 1.2)
+  return strokes
+
+
+def random_text(rng: np.random.Generator) -> str:
+  letters = list(LETTERS)
+  words = ["".join(rng.choice(letters, rng.integers(2, 5))) for _ in range(rng.integers(1, 3))]
+  return " ".join(words)
+
+
+def write_json(path, strokes) -> None:
+  path.write_text(json.dumps({"strokes": [[[float(x), float(y), float(t * 1000)]
+                                          for x, y, t in s] for s in strokes]}))
+
+
+def write_ink_folder(folder, n: int, seed: int = 0) -> list[str]:
+  """`n` lines of synthetic ink as .ink.json files with labels.tsv."""
+  rng = np.random.default_rng(seed)
+  texts, lines = [], []
+  for i in range(n):
+    text = random_text(rng)
+    write_json(folder / f"l{i}.ink.json", write_strokes(text, rng))
+    texts.append(text)
+    lines.append(f"l{i}.ink.json\t{text}")
+  (folder / "labels.tsv").write_text("\n".join(lines) + "\n")
+  return texts
+
+
+ONDB_XML = """<?xml version="1.0" encoding="ISO-8859-1"?>
+<WhiteboardCaptureSession>
+  <WhiteboardDescription>
+    <SensorLocation corner="top_left"/>
+    <DiagonallyOppositeCoords x="6512" y="1376"/>
+  </WhiteboardDescription>
+  <StrokeSet>
+{strokes}
+  </StrokeSet>
+</WhiteboardCaptureSession>
+"""
+
+
+def ondb_xml(strokes) -> str:
+  body = "\n".join(
+      f'    <Stroke colour="black" start_time="{s[0, 2]:.2f}" end_time="{s[-1, 2]:.2f}">\n' +
+      "\n".join(f'      <Point x="{x:.0f}" y="{y:.0f}" time="{t:.2f}"/>' for x, y, t in s) +
+      "\n    </Stroke>" for s in strokes)
+  return ONDB_XML.format(strokes=body)
+
+
+# -- files ---------------------------------------------------------------------
+
+def test_the_three_formats_read_the_same_strokes(tmp_path):
+  strokes = write_strokes("lox", np.random.default_rng(0), origin=(900, 3000))
+  strokes = [np.round(s, 2) for s in strokes]
+  (tmp_path / "a.xml").write_text(ondb_xml(strokes), encoding="latin-1")
+  traces = "\n".join(f"<trace>{', '.join(f'{x:.2f} {y:.2f} {t * 1000:.0f}' for x, y, t in s)}</trace>"
+                     for s in strokes)
+  (tmp_path / "a.inkml").write_text(
+      '<ink xmlns="http://www.w3.org/2003/InkML"><traceFormat><channel name="X"/>'
+      '<channel name="Y"/><channel name="T" units="ms"/></traceFormat>' + traces + "</ink>")
+  write_json(tmp_path / "a.ink.json", strokes)
+  read = {ext: ink_files.read_ink(str(tmp_path / f"a{ext}")) for ext in (".xml", ".inkml", ".ink.json")}
+  for ext, found in read.items():
+    assert len(found) == len(strokes), ext
+    for a, b in zip(found, strokes):
+      np.testing.assert_allclose(a[:, :2], np.round(b[:, :2], 0 if ext == ".xml" else 2), atol=0.51)
+      np.testing.assert_allclose(a[:, 2], b[:, 2], atol=0.006)   # seconds
+  # InkML without a trace format: X Y (no times); plain JSON lists of [x, y]
+  (tmp_path / "b.inkml").write_text("<ink><trace>0 0, 10 5, 20 0</trace><trace>5 9, 6 9</trace></ink>")
+  found = ink_files.read_ink(str(tmp_path / "b.inkml"))
+  assert [len(s) for s in found] == [3, 2] and np.isnan(found[0][:, 2]).all()
+  (tmp_path / "c.json").write_text("[[[0, 0], [3, 4]], [[1, 1], [2, 2]]]")
+  assert [len(s) for s in ink_files.read_ink(str(tmp_path / "c.json"))] == [2, 2]
+
+
+BAD_INK = {
+    "empty.ink.json": ("[]", "no ink"),
+    "one-point.ink.json": ("[[[3, 4, 0]]]", "single point"),
+    "nan.ink.json": ("[[[0, 0], [NaN, 1]]]", "NaN or infinite"),
+    "inf.ink.json": ("[[[0, 0], [Infinity, 1]]]", "NaN or infinite"),
+    "huge.ink.json": ("[[[0, 0], [1e12, 1]]]", "not pen coordinates"),
+    "shape.ink.json": ('{"strokes": [[1, 2, 3]]}', "every point must be"),
+    "text.ink.json": ("not json", "not valid JSON"),
+    "broken.xml": ("<WhiteboardCaptureSession><StrokeSet><Stroke>", "not well-formed XML"),
+    "nostrokes.xml": ("<WhiteboardCaptureSession/>", "no <Stroke> elements"),
+    "letter.xml": ('<S><Stroke><Point x="a" y="1" time="0"/></Stroke></S>', "is not a number"),
+    "bomb.xml": ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+                 '<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>'
+                 '<S><Stroke><Point x="&lol2;" y="1" time="0"/></Stroke></S>', "refused unsafe XML"),
+    "external.inkml": ('<?xml version="1.0"?><!DOCTYPE ink [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+                       '<ink><trace>&x;</trace></ink>', "refused unsafe XML"),
+    "notink.inkml": ("<svg><trace>0 0, 1 1</trace></svg>", "not InkML"),
+    "drawing.png": ("", "not an ink file"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_INK))
+def test_bad_ink_gets_one_clear_error(tmp_path, name):
+  content, message = BAD_INK[name]
+  (tmp_path / name).write_text(content)
+  with pytest.raises(InkError, match=message):
+    ink_files.read_ink(str(tmp_path / name))
+
+
+def test_times_that_go_backwards_are_dropped_with_a_note():
+  strokes = [np.array([[0, 0, 5.0], [1, 1, 5.1]]), np.array([[2, 0, 1.0], [3, 1, 1.1]])]
+  notes = []
+  found = ink_files.check_strokes(strokes, notes)
+  assert np.isnan(np.concatenate(found)[:, 2]).all() and "times go backwards" in notes[0]
+  jitter = [np.array([[0, 0, 5.0], [1, 1, 4.98], [2, 2, 5.1]])]   # clock jitter: kept
+  notes = []
+  assert np.isfinite(ink_files.check_strokes(jitter, notes)[0][:, 2]).all() and not notes
+
+
+def test_iam_ondb_folders_are_read_with_the_official_split(tmp_path):
+  from hwr_jax.data import ondb
+  rng = np.random.default_rng(4)
+  forms = {"a01-020x": ["lo", "vix zo"], "a02-050": ["cool"], "a02-000": ["nix"],
+           "a01-000u": ["zoo"], "a08-551z": ["lo", "ol"]}   # train, validation, test, extra; a mismatch
+  for form, texts in forms.items():
+    writer, base = form[:3], form[:7]
+    (tmp_path / "lineStrokes" / writer / base).mkdir(parents=True, exist_ok=True)
+    (tmp_path / "ascii" / writer / base).mkdir(parents=True, exist_ok=True)
+    files = len(texts) + (1 if form == "a08-551z" else 0)
+    for k in range(files):
+      (tmp_path / "lineStrokes" / writer / base / f"{form}-{k + 1:02d}.xml").write_text(
+          ondb_xml(write_strokes(texts[min(k, len(texts) - 1)], rng)))
+    (tmp_path / "ascii" / writer / base / f"{form}.txt").write_text(
+        "OCR:\r\n\r\nsomething else\r\n\r\nCSR:\r\n\r\n" + "\r\n".join(texts) + "\r\n")
+  catalogue = ondb.read_lines(str(tmp_path))
+  assert catalogue.skipped_forms == ["a08-551z"]
+  assert {(l.line_id, l.text, l.split) for l in catalogue.lines} == {
+      ("a01-020x-01", "lo", "train"), ("a01-020x-02", "vix zo", "train"),
+      ("a02-050-01", "cool", "validation"), ("a02-000-01", "nix", "test"),
+      ("a01-000u-01", "zoo", "extra")}
+  with pytest.raises(Exception, match="lineStrokes"):
+    ondb.read_lines(str(tmp_path / "ascii"))
+
+
+# -- preprocessing ---------------------------------------------------------------
+
+def test_normalization_ignores_position_and_scale():
+  strokes = write_strokes("lovz", np.random.default_rng(1))
+  features = ink.normalize(strokes)
+  moved = [np.concatenate([s[:, :2] * 3.7 + [5000, -200], s[:, 2:]], 1) for s in strokes]
+  np.testing.assert_allclose(ink.normalize(moved), features, atol=1e-4)
+  assert features.shape[1] == ink.NUM_FEATURES
+  assert features[:, 2].sum() == len(strokes)            # a pen lift per stroke
+  steps = np.hypot(features[:, 0], features[:, 1])[features[:, 2] == 0]
+  assert np.median(steps) == pytest.approx(ink.SPACING, rel=0.25)   # equidistant points
+
+
+def test_deslant_makes_down_strokes_upright_and_deskew_levels_the_line():
+  slanted = [np.array([[10.0 * k + 0.5 * y, y] for y in range(11)]) for k in range(5)]
+  upright = ink.deslant(slanted)
+  assert all(np.ptp(s[:, 0]) < 1e-6 for s in upright)
+  line = [np.array([[x, 0.2 * x + (5 if x % 2 else 0)] for x in range(0, 100, 5)], float)]
+  level = ink.deskew(line)[0]
+  assert abs(np.polyfit(level[:, 0], level[:, 1], 1)[0]) < 0.01   # was 0.2
+
+
+def test_ink_on_several_lines_splits_into_lines_top_to_bottom():
+  rng = np.random.default_rng(2)
+  first, second = write_strokes("lolz", rng, (0, 0)), write_strokes("vox il", rng, (20, 130))
+  lines = ink.split_lines(second + first)            # written in any order
+  assert [len(l) for l in lines] == [len(first), len(second)]
+  (alone,) = ink.split_lines(first)
+  assert len(alone) == len(first)
+
+
+# -- learning, reading, evaluating ---------------------------------------------------
+
+def tiny_ink_config(folder, num_epochs: int = 20):
+  from configs import ondb_lines
+  config = ondb_lines.get_config()
+  config.ink.update(source="folder", path=str(folder), buckets=(64, 128, 256),
+                    max_label_length=16)
+  config.model.update(conv_features=(48, 48), lstm_features=48, lstm_layers=1,
+                      dropout_rate=0.1)
+  config.data.validation_fraction = 0.1
+  config.update(batch_size=16, eval_batch_size=32, num_epochs=num_epochs, learning_rate=3e-3,
+                warmup_epochs=0.2, log_every_steps=10)
+  return config
+
+
+@pytest.fixture(scope="module")
+def ink_run(tmp_path_factory):
+  from hwr_jax.training import ink as ink_training
+  folder = tmp_path_factory.mktemp("ink")
+  write_ink_folder(folder, 480)
+  config = tiny_ink_config(folder)
+  workdir = folder / "run"
+  results = ink_training.train_and_evaluate(config, str(workdir))
+  return folder, workdir, config, results
+
+
+def test_the_ink_model_learns_to_read_synthetic_lines(ink_run):
+  _, workdir, _, results = ink_run
+  records = [json.loads(l) for l in open(workdir / "metrics.jsonl")]
+  assert records[-1]["train_loss"] < 0.5 * records[0]["train_loss"]
+  assert records[-1]["val_cer"] < 0.5, records[-1]          # chance: ~100 %
+  assert results["num_words"] == 48 and "no test split" in results["what"]
+  assert results["decoders"]["best_path"]["cer"] == pytest.approx(
+      min(r["val_cer"] for r in records))
+
+
+def hwr_read(*args):
+  return subprocess.run([sys.executable, "-m", "hwr_jax.read", *args], cwd=ROOT,
+                        capture_output=True, text=True, timeout=600)
+
+
+def test_cli_reads_ink_files_folders_and_lines(ink_run, tmp_path):
+  folder, workdir, _, _ = ink_run
+  rng = np.random.default_rng(7)
+  two_lines = write_strokes("lol", rng, (0, 0)) + write_strokes("zin", rng, (0, 150))
+  (tmp_path / "sub").mkdir()
+  write_json(tmp_path / "sub" / "two.ink.json", two_lines)
+  (tmp_path / "page.xml").write_text(ondb_xml(two_lines))
+  (tmp_path / "bomb.inkml").write_text(BAD_INK["bomb.xml"][0].replace("S>", "ink>"))
+  result = hwr_read(str(tmp_path), f"--workdir={workdir}", "--json")
+  assert result.returncode == 1, result.stderr[-2000:]      # one file could not be read
+  readings = {json.loads(l)["file"].split("/")[-1]: json.loads(l) for l in result.stdout.splitlines()}
+  assert set(readings) == {"two.ink.json", "page.xml", "bomb.inkml"}      # found recursively
+  assert "refused unsafe XML" in readings["bomb.inkml"]["error"]
+  for name in ("two.ink.json", "page.xml"):
+    lines = readings[name]["lines"]
+    assert len(lines) == 2 and lines[0]["box"][1] < lines[1]["box"][1]
+    assert readings[name]["text"] == "\n".join(l["text"] for l in lines)
+  result = hwr_read(str(tmp_path / "page.xml"), f"--workdir={workdir}", "--decoder=beam")
+  assert result.returncode == 0 and [l.split("\t")[0] for l in result.stdout.splitlines()] == [
+      f"{tmp_path / 'page.xml'}:1", f"{tmp_path / 'page.xml'}:2"]
+  result = hwr_read(str(tmp_path / "page.xml"), f"--workdir={workdir}", "--decoder=lexicon")
+  assert result.returncode == 2 and "reads lines with" in result.stderr
+
+
+def test_python_api_reads_strokes(ink_run):
+  import hwr_jax
+  _, workdir, _, _ = ink_run
+  reader = hwr_jax.load_reader(str(workdir), compilation_cache=False)
+  rng = np.random.default_rng(3)
+  texts = [random_text(rng) for _ in range(12)]
+  readings = reader.read_many([write_strokes(t, rng) for t in texts] + [[np.zeros((1, 2))]])
+  assert readings[-1].error and "single point" in readings[-1].error
+  from hwr_jax.evaluators.text import text_error_rates
+  assert text_error_rates(texts, [r.text for r in readings[:-1]])["cer"] < 0.5
+  with pytest.raises(InkError, match="no ink"):
+    reader.read([])
+
+
+def test_launch_evaluates_an_ink_model(ink_run, tmp_path):
+  _, workdir, _, _ = ink_run
+  config_py = tmp_path / "run_config.py"
+  config_py.write_text("import json\nimport ml_collections\n\n\ndef get_config():\n"
+                       f"  return ml_collections.ConfigDict(json.load(open("
+                       f"{str(workdir / 'config.json')!r})))\n")
+  result = subprocess.run(
+      [sys.executable, "launch.py", f"--config={config_py}", f"--workdir={workdir}",
+       "--mode=evaluate", "--decoders=best_path,beam"],
+      cwd=ROOT, capture_output=True, text=True, timeout=600)
+  assert result.returncode == 0, result.stderr[-3000:]
+  saved = json.load(open(workdir / "eval_test_words.json"))
+  assert set(saved["decoders"]) == {"best_path", "beam"} and saved["num_words"] == 48
