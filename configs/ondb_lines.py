@@ -30,6 +30,7 @@ def get_config():
   config.ink.source = "ondb"          # ondb | folder (ink files + labels.tsv)
   config.ink.path = ""
   config.ink.extra_training = True    # ondb: train on testset_t too
+  config.ink.iam_path = ""            # an IAM folder: keep its test lines out of language models
   config.ink.buckets = (256, 384, 512, 640, 768, 1024, 1280)   # points (IAM-OnDB: median 600)
   config.ink.points_per_frame = 4
   config.ink.max_label_length = 96

@@ -187,6 +187,18 @@ def test_iam_ondb_folders_are_read_with_the_official_split(tmp_path):
     ondb.read_lines(str(tmp_path / "ascii"))
 
 
+def test_language_models_never_hold_a_line_that_shares_a_6_gram_with_a_test_line():
+  from hwr_jax.language.leakage import without_test_text
+  test = ["A MOVE to stop Mr . Gaitskell from nominating any more"]
+  lines = ["to stop Mr . Gaitskell from",             # a 6-gram of the test line: out
+           "to stop mr . gaitskell and others",        # 5 words in common: in
+           "nominating any more Labour life Peers",    # in
+           "mr . gaitskell FROM nominating any"]      # out (case does not matter)
+  kept, dropped = without_test_text(lines, test + ["stop mr . gaitskell"])
+  assert kept == lines[1:3] and dropped == 2
+  assert without_test_text(lines, []) == (lines, 0)
+
+
 # -- preprocessing ---------------------------------------------------------------
 
 def test_normalization_ignores_position_and_scale():
@@ -250,6 +262,8 @@ def test_the_ink_model_learns_to_read_synthetic_lines(ink_run):
   assert records[-1]["train_loss"] < 0.5 * records[0]["train_loss"]
   assert records[-1]["val_cer"] < 0.5, records[-1]          # chance: ~100 %
   assert results["num_words"] == 48 and "no test split" in results["what"]
+  # language models: the training lines (none shares a 6-gram with a validation line)
+  assert len(open(workdir / "lm_lines.txt").read().splitlines()) == 480 - 48
   assert results["decoders"]["best_path"]["cer"] == pytest.approx(
       min(r["val_cer"] for r in records))
 
@@ -279,6 +293,14 @@ def test_cli_reads_ink_files_folders_and_lines(ink_run, tmp_path):
   result = hwr_read(str(tmp_path / "page.xml"), f"--workdir={workdir}", "--decoder=beam")
   assert result.returncode == 0 and [l.split("\t")[0] for l in result.stdout.splitlines()] == [
       f"{tmp_path / 'page.xml'}:1", f"{tmp_path / 'page.xml'}:2"]
+  result = hwr_read(str(tmp_path / "page.xml"), f"--workdir={workdir}", "--decoder=word_beam",
+                    "--json")
+  assert result.returncode == 0, result.stderr[-2000:]
+  from hwr_jax.data import vocabulary
+  from hwr_jax.language.defaults import default_lexicon
+  lexicon = default_lexicon(vocabulary.read(str(workdir)))
+  words = json.loads(result.stdout)["text"].split()
+  assert words and all(lexicon.is_word(w) for w in words)   # dictionary words only
   result = hwr_read(str(tmp_path / "page.xml"), f"--workdir={workdir}", "--decoder=lexicon")
   assert result.returncode == 2 and "reads lines with" in result.stderr
 

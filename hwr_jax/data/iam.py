@@ -66,6 +66,16 @@ def read_forms(path: str) -> dict[str, int]:
   return writers
 
 
+def line_texts(root: str, split: str = "test") -> list[str]:
+  """The text of every line of the `split` writers' forms (all its words,
+  'err' ones included, in order): what language models must not contain."""
+  lines: dict[str, list[str]] = {}
+  for word in read_words(root):
+    if word.split == split:
+      lines.setdefault(word.word_id.rsplit("-", 1)[0], []).append(word.text)
+  return [" ".join(words) for words in lines.values()]
+
+
 def read_words(root: str) -> list[Word]:
   """Every word line of `root`'s words.txt, with its writer and split."""
   words_file, forms_file = find_file(root, "words.txt"), find_file(root, "forms.txt")

@@ -153,6 +153,23 @@ def split_pairs(config, split: str | None = None):
   raise DataError(f"Unknown ink.source {source!r} (ondb, folder).")
 
 
+def language_lines(config, train_texts: list[str]) -> tuple[list[str], str]:
+  """(the training lines a language model may be built from, what was left
+  out): none that shares a word 6-gram with a validation or test line of the
+  source (`language/leakage.py`), nor with an IAM test writer's line when
+  `ink.iam_path` names an IAM folder (IAM copies the same texts)."""
+  from hwr_jax.language.leakage import without_test_text
+  held_out = [t for split in ("validation", "test") if config.ink.source == "ondb" or
+              split == "validation" for _, t in split_pairs(config, split)]
+  what = "validation and test lines"
+  if config.ink.get("iam_path"):
+    from hwr_jax.data import iam
+    held_out += iam.line_texts(config.ink.iam_path, "test")
+    what += " and IAM's test writers' lines"
+  kept, dropped = without_test_text(train_texts, held_out)
+  return kept, f"{dropped} training lines sharing a word 6-gram with {what} left out"
+
+
 def evaluation_lines(config, split: str = "test") -> tuple[list, list[str], str]:
   """(features, texts, what they are) of the lines to evaluate an ink model on:
   IAM-OnDB's testset_f (test) or testset_v (validation); a folder's

@@ -42,6 +42,24 @@ def read(workdir: str) -> collections.Counter | None:
   return counts
 
 
+LM_LINES_FILE = "lm_lines.txt"
+
+
+def write_lm_lines(workdir: str, lines: list[str]) -> None:
+  """The running text a line reader's language models are built from
+  (`<workdir>/lm_lines.txt`, one line of text per line): its training lines
+  less any that share a word 6-gram with a test line (`language/leakage.py`)."""
+  _write(workdir, LM_LINES_FILE, "".join(l + "\n" for l in lines if "\n" not in l))
+
+
+def read_lm_lines(workdir: str) -> list[str] | None:
+  path = os.path.join(workdir, LM_LINES_FILE)
+  if not os.path.exists(path):
+    return None
+  with open(path, encoding="utf-8") as f:
+    return [line.rstrip("\n") for line in f if line.strip()]
+
+
 CLASS_COUNTS_FILE = "class_counts.json"
 
 

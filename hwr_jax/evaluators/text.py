@@ -83,13 +83,13 @@ def decoders_for(charset: str, lines: bool = False) -> tuple[str, ...]:
 
 def read_with_decoders(probs: list[np.ndarray], texts: list[str], charset: str, decoders,
                        counts=None, model_seconds: float = 0.0, beam_width: int = 16,
-                       lm_weight: float = 0.5) -> list[tuple[dict, list[str]]]:
+                       lm_weight: float = 0.5, lm_lines=None) -> list[tuple[dict, list[str]]]:
   """(result, hypotheses) per decoder, from per-frame probability matrices.
   words_per_second counts the model's time (`model_seconds`) and the decoder's."""
   rows = []
   for name in decoders:
     decoder = TextDecoder(charset, beam_width=beam_width, lm_weight=lm_weight,
-                          **decoder_resources(name, counts))
+                          **decoder_resources(name, counts, lm_lines=lm_lines))
     start = time.perf_counter()
     hypotheses = [decoder.decode(p, name)[0] for p in probs]
     seconds = model_seconds + time.perf_counter() - start
@@ -143,7 +143,7 @@ def evaluate_checkpoint(config, workdir: str, checkpoint: str = "best", split: s
   model_seconds = time.perf_counter() - start
   counts = vocabulary.read(workdir) or collections.Counter()
   rows = read_with_decoders(probs, texts, model.charset, decoders, counts, model_seconds,
-                            beam_width, lm_weight)
+                            beam_width, lm_weight, vocabulary.read_lm_lines(workdir))
   results = {"split": split, "what": what, "checkpoint": checkpoint,
              "checkpoint_step": model.step, "checkpoint_epoch": model.epoch,
              "num_words": len(texts), "decoders": {r["decoder"]: r for r, _ in rows}}

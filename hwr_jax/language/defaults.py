@@ -78,22 +78,35 @@ def real_text_priors(counts) -> dict:
   return dict(number_share=number_share(counts), frequency_weight=0.5, open_margin=12.0)
 
 
+def lines_language_model(lines: list[str]):
+  """A character 4-gram model of running text (lines of words: the space is
+  a character like any other). Cached in the user's cache folder."""
+  from hwr_jax import cache
+  from hwr_jax.language.ngrams import CharNgramLM
+  return cache.cached("char-lm", ("lines", LM_ORDER, lines),
+                      lambda: CharNgramLM(lines, order=LM_ORDER))
+
+
 def decoder_resources(decoder: str, counts=None, lexicon_path: str | None = None,
-                      word_lm_path: str | None = None) -> dict:
+                      word_lm_path: str | None = None, lm_lines: list[str] | None = None
+                      ) -> dict:
   """The keyword arguments of `ctc.TextDecoder` for `decoder`: the character
   LM (beam_lm), the lexicon (a file's, else `default_lexicon`), a word bigram
-  model from running text (word_beam, `word_lm_path`: one line of text per
-  line), and the priors of `real_text_priors` when the model has a training
-  vocabulary (`counts`)."""
+  model of running text (word_beam: `word_lm_path`, one line of text per
+  line, else `lm_lines`), and the priors of `real_text_priors` when the model
+  has a training vocabulary (`counts`). A line reader's `lm_lines` (its
+  training lines, `data/vocabulary.read_lm_lines`) make its character LM."""
   from hwr_jax.language.lexicon import Lexicon
   out = dict(real_text_priors(counts)) if counts else {}
   if decoder == "beam_lm":
-    out["lm"] = default_language_model(counts)
+    out["lm"] = lines_language_model(lm_lines) if lm_lines else default_language_model(counts)
   if decoder in LEXICON_DECODERS:
     out["lexicon"] = Lexicon.from_file(lexicon_path) if lexicon_path else default_lexicon(counts)
-  if decoder == "word_beam" and word_lm_path:
+  if decoder == "word_beam" and (word_lm_path or lm_lines):
     from hwr_jax.language.ngrams import WordNgramLM
-    with open(word_lm_path, encoding="utf-8") as f:
-      out["word_lm"] = WordNgramLM([line.split() for line in f],
-                                   sorted(out["lexicon"].spellings))
+    if word_lm_path:
+      with open(word_lm_path, encoding="utf-8") as f:
+        lm_lines = f.read().splitlines()
+    out["word_lm"] = WordNgramLM([line.split() for line in lm_lines],
+                                 sorted(out["lexicon"].spellings))
   return out

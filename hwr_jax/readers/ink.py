@@ -56,8 +56,10 @@ class InkReader(Reader):
     self.model, self.config, self.charset = model, model.config, model.charset
     self.decoder_name = decoder
     counts = vocabulary.read(workdir) if workdir else None
+    lm_lines = vocabulary.read_lm_lines(workdir) if workdir else None
     self.decoder = TextDecoder(self.charset, beam_width=beam_width, lm_weight=lm_weight,
-                               **decoder_resources(decoder, counts, lexicon_path, word_lm_path))
+                               **decoder_resources(decoder, counts, lexicon_path, word_lm_path,
+                                                   lm_lines))
 
   def load(self, path: str) -> Ink:
     notes = []

@@ -6,7 +6,7 @@ testset_f (or a folder's validation lines) at the end."""
 import functools
 
 from hwr_jax import inference
-from hwr_jax.data import ink_sources
+from hwr_jax.data import ink_sources, vocabulary
 from hwr_jax.evaluators import text
 from hwr_jax.preprocess.ink import InkGeometry
 from hwr_jax.training import trainer
@@ -25,6 +25,14 @@ class InkTask(WordTask):
   def probabilities(self, probs_fn, points, mesh) -> list:
     return inference.ink_probabilities(probs_fn, points, InkGeometry.of(self.config),
                                        self.config.eval_batch_size, mesh)
+
+  def write_files(self, workdir: str) -> None:
+    """The training words (the reader's lexicon) and the training lines a
+    language model may hold (`ink_sources.language_lines`)."""
+    vocabulary.write(workdir, self.data.training_vocabulary())
+    lines, what = ink_sources.language_lines(self.config, self.data.train[1])
+    vocabulary.write_lm_lines(workdir, lines)
+    print(f"{len(lines)} training lines for language models ({what})")
 
   def describe(self) -> str:
     return (f"{self.config.ink.source} lines of ink, {len(self.charset)} characters, "
