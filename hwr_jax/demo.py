@@ -4,7 +4,9 @@
   python -m hwr_jax.demo --workdir=runs/dev_byclass
 
 Draw a character, a word or a short line on the canvas (mouse, pen or
-finger); the reading appears when a stroke ends. Or upload an image file, or
+finger); the reading appears when a stroke ends. An ink model reads the pen
+strokes themselves (with their times), lines written one under another as
+lines; the other models read the canvas as an image. Or upload an image file, or
 take a picture with the camera. A character classifier shows its segmentation (boxes,
 each crop as the classifier sees it, the top 3 classes); a word model shows
 its text, confidence and the best beam alternatives. Drawings are normalized
@@ -23,7 +25,8 @@ CANVAS = (900, 300)      # width, height
 
 # A light drawing canvas as a Gradio custom HTML component: pointer events
 # (mouse, pen, finger) draw round black strokes; when a stroke ends, the
-# canvas goes to the server as a PNG in the event's data, in one request.
+# canvas goes to the server as a PNG and as strokes of [x, y, t] points
+# (canvas pixels, milliseconds) in the event's data, in one request.
 CANVAS_HTML = f"""
 <div class="hwr-canvas">
   <canvas width="{CANVAS[0]}" height="{CANVAS[1]}"></canvas>
@@ -50,9 +53,12 @@ function redraw() {
 }
 function point(e) {
   const r = canvas.getBoundingClientRect();
-  return [(e.clientX - r.left) * canvas.width / r.width, (e.clientY - r.top) * canvas.height / r.height];
+  return [(e.clientX - r.left) * canvas.width / r.width, (e.clientY - r.top) * canvas.height / r.height,
+          Math.round(e.timeStamp)];
 }
-function send() { trigger('change', {image: strokes.length ? canvas.toDataURL('image/png') : ''}); }
+function send() {
+  trigger('change', {image: strokes.length ? canvas.toDataURL('image/png') : '', strokes: strokes});
+}
 canvas.addEventListener('pointerdown', e => {
   canvas.setPointerCapture(e.pointerId); current = [point(e)]; strokes.push(current); redraw();
 });
@@ -76,8 +82,8 @@ def load_readers(workdirs: list[str]) -> tuple[dict, dict]:
     name = os.path.basename(os.path.normpath(workdir))
     try:
       reader = readers.load_reader(workdir)
-      kind = "word model (CRNN)" if is_crnn(reader) else \
-          f"character classifier, {len(reader.charset)} classes"
+      kind = "word model (CRNN)" if is_crnn(reader) else "ink model (pen strokes)" \
+          if is_ink(reader) else f"character classifier, {len(reader.charset)} classes"
       usable[f"{name}: {kind}"] = (reader, workdir)
     except (ValueError, OSError) as e:
       problems[name] = str(e)
@@ -86,6 +92,27 @@ def load_readers(workdirs: list[str]) -> tuple[dict, dict]:
 
 def is_crnn(reader) -> bool:
   return reader.__class__.__name__ == "CRNNReader"
+
+
+def is_ink(reader) -> bool:
+  return reader.__class__.__name__ == "InkReader"
+
+
+def read_strokes(strokes, reader) -> tuple:
+  """(text, details markdown, characters HTML, picture) for the canvas's
+  strokes read by an ink model: one line of text per line of writing."""
+  from hwr_jax.data.ink_files import InkError, strokes_from_json
+  if not strokes:
+    return "", "Draw something to read.", "", None
+  start = time.perf_counter()
+  try:
+    reading = reader.read(strokes_from_json(strokes))
+  except InkError as e:
+    return "", f"**Nothing to read:** {e}.", "", None
+  ms = 1000 * (time.perf_counter() - start)
+  lines = " · ".join(f"line {k}: confidence {l.confidence:.2f}"
+                     for k, l in enumerate(reading.lines, 1))
+  return reading.text, f"{len(reading.lines)} line(s) · {lines} · read in {ms:.0f} ms", "", None
 
 
 def annotate(gray: np.ndarray, reading) -> np.ndarray:
@@ -196,26 +223,42 @@ def build_app(workdirs: list[str]):
   readers, problems = load_readers(workdirs)
   for reader, _ in readers.values():        # compile before the first stroke
     try:
-      reader.read(np.pad(np.full((40, 40), 20, np.uint8), 30, constant_values=230))
+      if is_ink(reader):
+        reader.read([np.array([[0, 0], [0, 40], [20, 40], [25, 10]], float)])
+      else:
+        reader.read(np.pad(np.full((40, 40), 20, np.uint8), 30, constant_values=230))
     except ValueError:
       pass
   problem_text = "\n".join(f"- **{name}**: {message}" for name, message in problems.items())
-  decoders = ("best_path", "beam", "beam_lm", "lexicon")
-  crnn_variants: dict = {}
+  decoders = ("best_path", "beam", "beam_lm", "lexicon", "word_beam")
+  variants: dict = {}
 
   def reader_for(name, decoder):
     reader, workdir = readers[name]
-    if not is_crnn(reader) or decoder == reader.decoder_name:
+    if not (is_crnn(reader) or is_ink(reader)) or decoder == reader.decoder_name:
       return reader
-    if (name, decoder) not in crnn_variants:   # the same model, another decoder
+    if is_ink(reader) and decoder == "lexicon":   # lines: a dictionary of words per line
+      decoder = "word_beam"
+    if is_crnn(reader) and decoder == "word_beam" and " " not in reader.charset:
+      decoder = "lexicon"
+    if (name, decoder) not in variants:   # the same model, another decoder
       from hwr_jax.readers.crnn import CRNNReader
-      crnn_variants[(name, decoder)] = CRNNReader(workdir, decoder=decoder, model=reader.model)
-    return crnn_variants[(name, decoder)]
+      from hwr_jax.readers.ink import InkReader
+      kind = InkReader if is_ink(reader) else CRNNReader
+      variants[(name, decoder)] = kind(workdir, decoder=decoder, model=reader.model)
+    return variants[(name, decoder)]
 
-  def run(image, name, decoder, normalize, drawn):
+  def run(drawn_or_image, name, decoder, normalize, drawn):
     if name not in readers:
       return "", "**No usable model.** " + (problem_text or "Pass --workdir=..."), "", None
-    return read_image(image, reader_for(name, decoder), drawn, normalize)
+    reader = reader_for(name, decoder)
+    if isinstance(drawn_or_image, dict):   # the canvas: its PNG and its strokes
+      if is_ink(reader):
+        return read_strokes(drawn_or_image.get("strokes"), reader)
+      drawn_or_image = drawn_or_image.get("image", "")
+    elif is_ink(reader):
+      return "", "**An ink model reads pen strokes:** draw on the canvas.", "", None
+    return read_image(drawn_or_image, reader, drawn, normalize)
 
   with gr.Blocks(title="hwr-jax: draw and read") as app:
     gr.Markdown("## hwr-jax: draw and read\nDraw a character, a word or a short line; the "
@@ -236,7 +279,8 @@ def build_app(workdirs: list[str]):
         with gr.Row():
           names = list(readers)
           model = gr.Dropdown(names, value=names[0] if names else None, label="model")
-          decoder = gr.Dropdown(decoders, value="beam", label="decoder (word models)")
+          decoder = gr.Dropdown(decoders, value="beam",
+                                label="decoder (word and ink models)")
           normalize = gr.Checkbox(True, label="normalize drawings (stroke width, size)")
       with gr.Column(scale=2):
         text = gr.Textbox(label="reading", elem_id="reading", interactive=False)
@@ -245,11 +289,11 @@ def build_app(workdirs: list[str]):
         picture = gr.Image(label="segments: boxes and the crops the classifier sees",
                            interactive=False, elem_id="segments")
     outputs = [text, details, characters, picture]
-    drawing = gr.State("")                 # the canvas's last PNG, re-read on a new setting
+    drawing = gr.State({})          # the canvas's last PNG and strokes, re-read on a new setting
 
     def on_stroke(name, decoder_name, normalize_, evt: gr.EventData):
-      image = evt._data.get("image", "") if evt._data else ""
-      return (image, *run(image, name, decoder_name, normalize_, True))
+      drawn = dict(evt._data) if evt._data else {}
+      return (drawn, *run(drawn, name, decoder_name, normalize_, True))
 
     canvas.change(on_stroke, [model, decoder, normalize], [drawing, *outputs],
                   trigger_mode="always_last", show_progress="hidden")

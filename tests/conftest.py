@@ -76,3 +76,18 @@ def idx_dataset(tmp_path):
       idx.write_idx(paths[f"{split}_labels"], labels)
     return paths
   return write
+
+
+@pytest.fixture(scope="session")
+def ink_run(tmp_path_factory):
+  """(folder, workdir, config, results) of a small ink model trained for 20
+  short epochs on 432 synthetic lines of ink (`tests_helpers.write_ink_folder`);
+  shared by the tests of the ink reader and of the demo."""
+  from hwr_jax.training import ink as ink_training
+  from tests_helpers import tiny_ink_config, write_ink_folder
+  folder = tmp_path_factory.mktemp("ink")
+  write_ink_folder(folder, 480)
+  config = tiny_ink_config(folder)
+  workdir = folder / "run"
+  results = ink_training.train_and_evaluate(config, str(workdir))
+  return folder, workdir, config, results

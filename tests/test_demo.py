@@ -42,17 +42,28 @@ def app_url(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def page(app_url):
+def browser():
   if CHROMIUM is None:
     pytest.skip("needs Chromium from the distribution: apt-get install -y chromium")
   playwright = pytest.importorskip("playwright.sync_api")
   with playwright.sync_playwright() as p:
     browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(app_url)
-    page.wait_for_selector("#canvas canvas[data-ready='1']", timeout=60_000)
-    yield page
+    yield browser
     browser.close()
+
+
+def open_page(browser, url):
+  page = browser.new_page(viewport={"width": 1400, "height": 1000})
+  page.goto(url)
+  page.wait_for_selector("#canvas canvas[data-ready='1']", timeout=60_000)
+  return page
+
+
+@pytest.fixture(scope="module")
+def page(app_url, browser):
+  page = open_page(browser, app_url)
+  yield page
+  page.close()
 
 
 def reading(page) -> str:
@@ -123,3 +134,43 @@ def test_uploads_that_are_not_readable_images_get_a_message(tmp_path, monkeypatc
   (tmp_path / "empty.png").write_bytes(b"")
   with pytest.raises(ImageError, match="empty"):
     demo.load_upload(str(tmp_path / "empty.png"))
+
+
+@pytest.fixture(scope="module")
+def ink_page(ink_run, browser):
+  """The demo with an ink model, in Chromium."""
+  from hwr_jax import demo
+  _, workdir, _, _ = ink_run
+  app = demo.build_app([str(workdir)])
+  port = free_port()
+  demo.launch(app, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
+              quiet=True)
+  page = open_page(browser, f"http://127.0.0.1:{port}/")
+  yield page
+  page.close()
+  app.close()
+
+
+def test_an_ink_model_reads_the_strokes_and_two_lines_come_back_as_two(ink_page, tmp_path):
+  from tests_helpers import LETTERS
+  page = ink_page
+  box = page.locator("#canvas canvas").last.bounding_box()
+  size = box["height"] * 0.22
+  latencies = []
+  for row, word in enumerate(("lov", "zil")):      # two lines, one under the other
+    y = box["y"] + box["height"] * (0.12 + 0.5 * row)
+    for k, ch in enumerate(word):
+      x = box["x"] + box["width"] * 0.1 + k * size * 1.1
+      for poly in LETTERS[ch]:
+        before = page.inner_text("#details")
+        stroke(page, [(x + px * size, y + py * size) for px, py in poly])
+        start = time.perf_counter()
+        page.wait_for_function(
+            "([before]) => { const d = document.querySelector('#details').innerText;"
+            " return d.includes('read in') && d !== before; }", arg=[before], timeout=30_000)
+        latencies.append(time.perf_counter() - start)
+  assert "2 line(s)" in page.inner_text("#details")
+  assert reading(page).count("\n") == 1
+  page.screenshot(path=str(tmp_path / "ink.png"), full_page=True)
+  print(f"ink: stroke end -> text: median {1000 * np.median(latencies):.0f} ms, "
+        f"max {1000 * max(latencies):.0f} ms over {len(latencies)} strokes")

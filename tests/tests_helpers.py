@@ -1,5 +1,7 @@
 """Helpers shared by test modules (importable; conftest fixtures are not)."""
 
+import json
+
 import numpy as np
 
 from configs import common
@@ -43,4 +45,79 @@ def tiny_word_config(folder, num_epochs=2):
   config.words.update(steps_per_epoch=12, num_validation_words=16, buckets=(48, 96, 192))
   config.update(batch_size=16, eval_batch_size=16, num_epochs=num_epochs, log_every_steps=4,
                 learning_rate=3e-3)
+  return config
+
+
+# -- synthetic ink: letters drawn as strokes -------------------------------------
+
+# Print letters as polylines in a unit box (y grows downwards), one list per stroke.
+_CIRCLE = [(0.5 + 0.35 * np.sin(a), 0.65 - 0.35 * np.cos(a)) for a in np.linspace(0, 2 * np.pi, 13)]
+LETTERS = {
+    "l": [[(0.4, 0.0), (0.4, 1.0)]],
+    "o": [_CIRCLE],
+    "c": [[(0.85, 0.4), *_CIRCLE[3:10]]],
+    "v": [[(0.0, 0.3), (0.45, 1.0), (0.9, 0.3)]],
+    "x": [[(0.0, 0.3), (0.8, 1.0)], [(0.8, 0.3), (0.0, 1.0)]],
+    "i": [[(0.3, 0.4), (0.3, 1.0)], [(0.3, 0.12), (0.33, 0.16)]],
+    "z": [[(0.0, 0.3), (0.8, 0.3), (0.0, 1.0), (0.8, 1.0)]],
+    "n": [[(0.0, 1.0), (0.0, 0.3), (0.7, 0.35), (0.75, 1.0)]],
+}
+
+
+def write_strokes(text: str, rng: np.random.Generator, origin=(0.0, 0.0)) -> list[np.ndarray]:
+  """`text` written as strokes of (x, y, t) in tablet-like units: each
+  letter's polylines scaled, slanted and shaken a little, left to right."""
+  size = rng.uniform(40, 60)
+  slant = rng.uniform(-0.3, 0.3)
+  x, t, strokes = origin[0], 0.0, []
+  for ch in text:
+    if ch == " ":
+      x += size * rng.uniform(0.8, 1.1)
+      continue
+    for poly in LETTERS[ch]:
+      p = np.array(poly, np.float64) * size
+      p[:, 0] += x - slant * (p[:, 1] - size)
+      p[:, 1] += origin[1]
+      p += rng.normal(0, size * 0.015, p.shape)
+      times = t + np.arange(len(p)) * 0.02
+      t = times[-1] + 0.1
+      strokes.append(np.concatenate([p, times[:, None]], 1))
+    x += size * rng.uniform(0.95, 1.2)
+  return strokes
+
+
+def random_text(rng: np.random.Generator) -> str:
+  letters = list(LETTERS)
+  words = ["".join(rng.choice(letters, rng.integers(2, 5))) for _ in range(rng.integers(1, 3))]
+  return " ".join(words)
+
+
+def write_json(path, strokes) -> None:
+  path.write_text(json.dumps({"strokes": [[[float(x), float(y), float(t * 1000)]
+                                          for x, y, t in s] for s in strokes]}))
+
+
+def write_ink_folder(folder, n: int, seed: int = 0) -> list[str]:
+  """`n` lines of synthetic ink as .ink.json files with labels.tsv."""
+  rng = np.random.default_rng(seed)
+  texts, lines = [], []
+  for i in range(n):
+    text = random_text(rng)
+    write_json(folder / f"l{i}.ink.json", write_strokes(text, rng))
+    texts.append(text)
+    lines.append(f"l{i}.ink.json\t{text}")
+  (folder / "labels.tsv").write_text("\n".join(lines) + "\n")
+  return texts
+
+
+def tiny_ink_config(folder, num_epochs: int = 20):
+  from configs import ondb_lines
+  config = ondb_lines.get_config()
+  config.ink.update(source="folder", path=str(folder), buckets=(64, 128, 256),
+                    max_label_length=16)
+  config.model.update(conv_features=(48, 48), lstm_features=48, lstm_layers=1,
+                      dropout_rate=0.1)
+  config.data.validation_fraction = 0.1
+  config.update(batch_size=16, eval_batch_size=32, num_epochs=num_epochs, learning_rate=3e-3,
+                warmup_epochs=0.2, log_every_steps=10)
   return config
