@@ -103,21 +103,27 @@ def test_times_that_go_backwards_are_dropped_with_a_note():
   assert np.isfinite(ink_files.check_strokes(jitter, notes)[0][:, 2]).all() and not notes
 
 
-def test_iam_ondb_folders_are_read_with_the_official_split(tmp_path):
-  from hwr_jax.data import ondb
-  rng = np.random.default_rng(4)
-  forms = {"a01-020x": ["lo", "vix zo"], "a02-050": ["cool"], "a02-000": ["nix"],
-           "a01-000u": ["zoo"], "a08-551z": ["lo", "ol"]}   # train, validation, test, extra; a mismatch
+def write_ondb_folder(root, forms: dict, rng) -> None:
+  """An IAM-OnDB-format folder: lineStrokes/<a01>/<a01-020>/<form>-NN.xml and
+  ascii/.../<form>.txt (CRLF, an OCR section, then CSR); a08-551z gets one
+  line file more than its CSR lines, as in IAM-OnDB."""
   for form, texts in forms.items():
     writer, base = form[:3], form[:7]
-    (tmp_path / "lineStrokes" / writer / base).mkdir(parents=True, exist_ok=True)
-    (tmp_path / "ascii" / writer / base).mkdir(parents=True, exist_ok=True)
+    (root / "lineStrokes" / writer / base).mkdir(parents=True, exist_ok=True)
+    (root / "ascii" / writer / base).mkdir(parents=True, exist_ok=True)
     files = len(texts) + (1 if form == "a08-551z" else 0)
     for k in range(files):
-      (tmp_path / "lineStrokes" / writer / base / f"{form}-{k + 1:02d}.xml").write_text(
+      (root / "lineStrokes" / writer / base / f"{form}-{k + 1:02d}.xml").write_text(
           ondb_xml(write_strokes(texts[min(k, len(texts) - 1)], rng)))
-    (tmp_path / "ascii" / writer / base / f"{form}.txt").write_text(
+    (root / "ascii" / writer / base / f"{form}.txt").write_text(
         "OCR:\r\n\r\nsomething else\r\n\r\nCSR:\r\n\r\n" + "\r\n".join(texts) + "\r\n")
+
+
+def test_iam_ondb_folders_are_read_with_the_official_split(tmp_path):
+  from hwr_jax.data import ondb
+  forms = {"a01-020x": ["lo", "vix zo"], "a02-050": ["cool"], "a02-000": ["nix"],
+           "a01-000u": ["zoo"], "a08-551z": ["lo", "ol"]}   # train, validation, test, extra; a mismatch
+  write_ondb_folder(tmp_path, forms, np.random.default_rng(4))
   catalogue = ondb.read_lines(str(tmp_path))
   assert catalogue.skipped_forms == ["a08-551z"]
   assert {(l.line_id, l.text, l.split) for l in catalogue.lines} == {
@@ -249,3 +255,20 @@ def test_launch_evaluates_an_ink_model(ink_run, tmp_path):
   assert result.returncode == 0, result.stderr[-3000:]
   saved = json.load(open(workdir / "eval_test_words.json"))
   assert set(saved["decoders"]) == {"best_path", "beam"} and saved["num_words"] == 48
+
+
+def test_the_ondb_experiment_reads_testset_f_with_each_decoder(ink_run, tmp_path):
+  _, workdir, _, _ = ink_run
+  rng = np.random.default_rng(5)
+  write_ondb_folder(tmp_path / "ondb", {"a02-000": ["lov zin", "cool"], "a03-017": ["nix"],
+                                        "a02-050": ["zoo"]}, rng)          # 2 test forms
+  result = subprocess.run(
+      [sys.executable, "experiments/ondb_lines.py", f"--workdir={workdir}",
+       f"--ondb={tmp_path / 'ondb'}", f"--out={tmp_path / 'out'}", "--latency_lines=3",
+       "--decoders=best_path,word_beam"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+  assert result.returncode == 0, result.stderr[-3000:]
+  saved = json.load(open(tmp_path / "out" / "results.json"))
+  assert saved["results"]["num_words"] == 3 and "testset_f" in saved["results"]["what"]
+  assert set(saved["results"]["decoders"]) == {"best_path", "word_beam"}
+  assert saved["speed"]["lines_timed"] == 3 and saved["speed"]["ms_per_line_median"] > 0
+  assert "| hwr-jax ink reader, word_beam |" in (tmp_path / "out" / "results.md").read_text()

@@ -1,6 +1,6 @@
 """Evaluating a word (or line) reader: CER and WER per CTC decoder, overall,
 on words never seen in training, and per kind of word (lowercase,
-Capitalized, ALL CAPS, digits, punctuation), with words per second.
+Capitalized, ALL CAPS, digits, punctuation), with texts (words or lines) per second.
 
 `evaluate_checkpoint` (`launch.py --mode=evaluate` for a word model; the end
 of its training, best path only) writes to the workdir:
@@ -94,7 +94,7 @@ def read_with_decoders(probs: list[np.ndarray], texts: list[str], charset: str, 
     hypotheses = [decoder.decode(p, name)[0] for p in probs]
     seconds = model_seconds + time.perf_counter() - start
     result = {"decoder": name, **text_error_rates(texts, hypotheses),
-              "words_per_second": len(texts) / max(seconds, 1e-9),
+              "texts_per_second": len(texts) / max(seconds, 1e-9),
               **breakdown(texts, hypotheses, counts)}
     rows.append((result, hypotheses))
   return rows
@@ -102,12 +102,12 @@ def read_with_decoders(probs: list[np.ndarray], texts: list[str], charset: str, 
 
 def format_table(results: list[dict], title: str) -> str:
   kinds = [k for k in ("unseen_words",) + KINDS if f"cer_{k}" in results[0]]
-  head = "| decoder | CER | WER | CER ignoring case | words/s | " + " | ".join(
+  head = "| decoder | CER | WER | CER ignoring case | texts/s | " + " | ".join(
       f"CER {k.replace('_', ' ')} ({results[0][f'count_{k}']})" for k in kinds) + " |"
   lines = [title, "", head, "|---|" + "---:|" * (4 + len(kinds))]
   for r in results:
     lines.append(f"| {r['decoder']} | {100 * r['cer']:.2f} % | {100 * r['wer']:.2f} % | "
-                 f"{100 * r['cer_ignoring_case']:.2f} % | {r['words_per_second']:.0f} | " +
+                 f"{100 * r['cer_ignoring_case']:.2f} % | {r['texts_per_second']:.0f} | " +
                  " | ".join(f"{100 * r[f'cer_{k}']:.1f} %" for k in kinds) + " |")
   return "\n".join(lines)
 
