@@ -66,6 +66,30 @@ def line_latency(workdir: str, ondb: str, lines: int) -> dict:
           "ms_per_line_p90": float(np.percentile(times, 90)), "lines_timed": len(times)}
 
 
+def line_splitting(ondb: str) -> dict:
+  """How often `preprocess/ink.split_lines` cuts the split's forms, all their
+  lines of ink joined into one, into exactly their lines."""
+  import collections
+
+  from hwr_jax.data import ink_files, ondb as ondb_data
+  from hwr_jax.preprocess import ink
+  forms = collections.defaultdict(list)
+  for line in ondb_data.read_lines(ondb).lines:
+    if line.split == FLAGS.split:
+      forms[line.form].append(line)
+  exact = 0
+  for lines in forms.values():
+    strokes, owner = [], {}
+    for k, line in enumerate(lines):
+      for stroke in ink_files.read_ondb_xml(line.path):
+        strokes.append(stroke)
+        owner[id(stroke)] = k
+    found = ink.split_lines(strokes)
+    exact += len(found) == len(lines) and all(
+        len({owner[id(s)] for s in group}) == 1 for group in found)
+  return {"forms": len(forms), "forms_split_exactly": exact}
+
+
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
@@ -78,6 +102,7 @@ def main(argv):
   results = text.evaluate_checkpoint(config, FLAGS.workdir, FLAGS.checkpoint, FLAGS.split,
                                      FLAGS.decoders)
   speed = line_latency(FLAGS.workdir, FLAGS.ondb, FLAGS.latency_lines)
+  splitting = line_splitting(FLAGS.ondb)
   history = run_log.epoch_records(os.path.join(FLAGS.workdir, "metrics.jsonl"))
   best = min(history, key=lambda r: r["val_cer"])
   rows = list(results["decoders"].values())
@@ -87,7 +112,9 @@ def main(argv):
       f"{best['train_seconds'] / 60:.0f} training minutes; validation CER (testset_v, best "
       f"path) {100 * best['val_cer']:.2f} %). {os.cpu_count()} CPU cores. One line read "
       f"warm: median {speed['ms_per_line_median']:.1f} ms, 90th percentile "
-      f"{speed['ms_per_line_p90']:.1f} ms ({speed['lines_timed']} lines, best path).", "",
+      f"{speed['ms_per_line_p90']:.1f} ms ({speed['lines_timed']} lines, best path). Lines "
+      f"found in whole forms (all lines of ink of a form joined): "
+      f"{splitting['forms_split_exactly']} of {splitting['forms']} forms split exactly.", "",
       "| reader | CER | WER | CER ignoring case | lines/s |", "|---|---:|---:|---:|---:|"]
   for r in rows:
     lines.append(f"| hwr-jax ink reader, {r['decoder']} | {100 * r['cer']:.2f} % | "
@@ -98,7 +125,8 @@ def main(argv):
   with open(os.path.join(FLAGS.out, "results.md"), "w") as f:
     f.write("\n".join(lines) + "\n")
   with open(os.path.join(FLAGS.out, "results.json"), "w") as f:
-    json.dump({"results": results, "speed": speed, "history": history}, f, indent=1)
+    json.dump({"results": results, "speed": speed, "line_splitting": splitting,
+               "history": history}, f, indent=1)
   print("\n".join(lines))
 
 

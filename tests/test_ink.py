@@ -114,7 +114,7 @@ def write_ondb_folder(root, forms: dict, rng) -> None:
     files = len(texts) + (1 if form == "a08-551z" else 0)
     for k in range(files):
       (root / "lineStrokes" / writer / base / f"{form}-{k + 1:02d}.xml").write_text(
-          ondb_xml(write_strokes(texts[min(k, len(texts) - 1)], rng)))
+          ondb_xml(write_strokes(texts[min(k, len(texts) - 1)], rng, (800, 900 + 150 * k))))
     (root / "ascii" / writer / base / f"{form}.txt").write_text(
         "OCR:\r\n\r\nsomething else\r\n\r\nCSR:\r\n\r\n" + "\r\n".join(texts) + "\r\n")
 
@@ -171,8 +171,10 @@ def test_deslant_makes_down_strokes_upright_and_deskew_levels_the_line():
 def test_ink_on_several_lines_splits_into_lines_top_to_bottom():
   rng = np.random.default_rng(2)
   first, second = write_strokes("lolz", rng, (0, 0)), write_strokes("vox il", rng, (20, 130))
-  lines = ink.split_lines(second + first)            # written in any order
+  lines = ink.split_lines(first + second)
   assert [len(l) for l in lines] == [len(first), len(second)]
+  drifting = [s + [0, 0.4 * s[0, 0], 0] for s in first + second]   # lines sloping down
+  assert [len(l) for l in ink.split_lines(drifting)] == [len(first), len(second)]
   (alone,) = ink.split_lines(first)
   assert len(alone) == len(first)
 
@@ -271,4 +273,5 @@ def test_the_ondb_experiment_reads_testset_f_with_each_decoder(ink_run, tmp_path
   assert saved["results"]["num_words"] == 3 and "testset_f" in saved["results"]["what"]
   assert set(saved["results"]["decoders"]) == {"best_path", "word_beam"}
   assert saved["speed"]["lines_timed"] == 3 and saved["speed"]["ms_per_line_median"] > 0
+  assert saved["line_splitting"] == {"forms": 2, "forms_split_exactly": 2}
   assert "| hwr-jax ink reader, word_beam |" in (tmp_path / "out" / "results.md").read_text()

@@ -144,28 +144,47 @@ def normalize(strokes: list[np.ndarray], spacing: float = SPACING) -> np.ndarray
   return features(strokes)
 
 
-def split_lines(strokes: list[np.ndarray], gap: float = 0.35) -> list[list[np.ndarray]]:
+def split_lines(strokes: list[np.ndarray], up: float = 4.0, merge: float = 1.0
+                ) -> list[list[np.ndarray]]:
   """Ink written on several lines -> one list of strokes per line, top to
-  bottom (each in writing order). Strokes are grouped by the vertical bands
-  they cover: a band ends where the ink's row coverage has a gap of more
-  than `gap` times the typical stroke height, and each stroke joins the
-  band holding its vertical middle."""
+  bottom, each in writing order. Lines of handwriting overlap vertically
+  (descenders, ascenders, lines that drift up or down), so no horizontal cut
+  separates them; the order of writing does. With H the typical stroke
+  height, a stroke starts a new line when it jumps back to the left (by more
+  than 3 H) and down (its middle more than H below the line's), or lies more
+  than 4 H below or `up` H above the line (a line written elsewhere); lines
+  whose middles are within `merge` H are one line, and a "line" of small
+  strokes only (dots, bars added later) joins the nearest line. Chosen on
+  IAM-OnDB's validation forms with all their lines joined: 192 of 192 split
+  exactly (moving every small stroke to its nearest line instead: 134;
+  `up`=2: 150); experiments/ondb_lines.py measures the test forms."""
   if len(strokes) < 2:
     return [strokes]
-  spans = np.array([(float(np.min(s[:, 1])), float(np.max(s[:, 1]))) for s in strokes])
-  heights = spans[:, 1] - spans[:, 0]
+  lows = np.array([float(np.min(s[:, 1])) for s in strokes])
+  highs = np.array([float(np.max(s[:, 1])) for s in strokes])
+  middles, heights = (lows + highs) / 2, highs - lows
   typical = float(np.median(heights[heights > 0])) if (heights > 0).any() else 1.0
-  order = np.argsort(spans[:, 0])
-  bands, top, bottom = [], spans[order[0], 0], spans[order[0], 1]
-  for i in order[1:]:
-    if spans[i, 0] > bottom + gap * typical:
-      bands.append((top, bottom))
-      top, bottom = spans[i]
+  lines, current = [], [0]
+  for k in range(1, len(strokes)):
+    drop = middles[k] - float(np.median(middles[current]))
+    back = float(strokes[k][0, 0]) - float(np.max(strokes[k - 1][:, 0]))
+    if (back < -3 * typical and drop > typical) or drop > 4 * typical or drop < -up * typical:
+      lines.append(current)
+      current = []
+    current.append(k)
+  lines.append(current)
+  centre = lambda line: float(np.median(middles[line]))
+  big = sorted((l for l in lines if heights[l].max() >= 0.5 * typical), key=centre)
+  if not big:
+    return [strokes]
+  merged = [big[0]]
+  for line in big[1:]:
+    if centre(line) - centre(merged[-1]) < merge * typical:
+      merged[-1] = merged[-1] + line
     else:
-      bottom = max(bottom, spans[i, 1])
-  bands.append((top, bottom))
-  middles = spans.mean(1)
-  edges = [(a[1] + b[0]) / 2 for a, b in zip(bands, bands[1:])]
-  line_of = np.searchsorted(np.array(edges), middles)
-  return [[s for s, k in zip(strokes, line_of) if k == line] for line in range(len(bands))
-          if (line_of == line).any()]
+      merged.append(line)
+  for line in lines:
+    if heights[line].max() < 0.5 * typical:   # small marks: to the nearest line
+      nearest = int(np.argmin([abs(centre(line) - centre(m)) for m in merged]))
+      merged[nearest] = merged[nearest] + line
+  return [[strokes[i] for i in sorted(line)] for line in merged]
