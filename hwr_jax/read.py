@@ -70,8 +70,10 @@ def parse_args(argv):
                            "optional count); default: the 20,000 most frequent English words "
                            "(and a word model's training words)")
   parser.add_argument("--word-lm", metavar="FILE",
-                      help="crnn --decoder=word_beam: running text (one sentence or line per "
-                           "line) for the word bigram model; without it, the lexicon alone")
+                      help="--decoder=word_beam: the word model: an ARPA file (KenLM, SRILM; its "
+                           "1- and 2-grams) or running text (one sentence or line per line) for "
+                           "a word bigram model; default: an ink model's training lines "
+                           "(lm_lines.txt), else the lexicon alone")
   parser.add_argument("--checkpoint", default="best", help="'best', 'latest' or a step")
   parser.add_argument("--json", action="store_true", help="print one JSON object per image")
   parser.add_argument("--show", metavar="OUT.png",

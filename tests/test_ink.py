@@ -146,6 +146,52 @@ def test_language_models_never_hold_a_line_that_shares_a_6_gram_with_a_test_line
   assert without_test_text(lines, []) == (lines, 0)
 
 
+ARPA = """
+\\data\\
+ngram 1=5
+ngram 2=3
+ngram 3=1
+
+\\1-grams:
+-1.0\t<s>\t-0.3
+-0.7\tthe\t-0.25
+-1.2\tcat\t-0.2
+-1.5\tSat\t-0.1
+-2.0\t<unk>
+
+\\2-grams:
+-0.2\t<s> the\t-0.1
+-0.4\tthe cat\t-0.05
+-0.9\tcat sat
+
+\\3-grams:
+-0.1\t<s> the cat
+
+\\end\\
+"""
+
+
+def test_an_arpa_model_scores_word_pairs_as_its_file_says(tmp_path):
+  import math
+
+  from hwr_jax.ctc.guides import word_log_prob
+  from hwr_jax.language.ngrams import is_arpa, read_arpa
+  (tmp_path / "lm.arpa").write_text(ARPA)
+  (tmp_path / "text.txt").write_text("the cat sat\n")
+  assert is_arpa(str(tmp_path / "lm.arpa")) and not is_arpa(str(tmp_path / "text.txt"))
+  lm = read_arpa(str(tmp_path / "lm.arpa"), ["the", "cat", "sat", "mat"])
+  log10 = lambda previous, word: word_log_prob(lm, previous, word) / math.log(10)
+  assert log10(None, "the") == pytest.approx(-0.2)            # listed: <s> the
+  assert log10("the", "cat") == pytest.approx(-0.4)           # listed
+  assert log10("cat", "sat") == pytest.approx(-0.9)           # listed, 'Sat' lowercased
+  assert log10("the", "sat") == pytest.approx(-0.25 - 1.5)    # backoff(the) + P(sat)
+  assert log10("sat", "the") == pytest.approx(-0.1 - 0.7)     # no pairs after 'sat': backoff
+  assert log10("the", "mat") == pytest.approx(-0.25 - 2.0)    # not in the file: <unk>
+  (tmp_path / "bad.arpa").write_text("\\data\\\n\\2-grams:\n-0.1\n")
+  with pytest.raises(ValueError, match="not an ARPA 2-gram line"):
+    read_arpa(str(tmp_path / "bad.arpa"), ["the"])
+
+
 # -- preprocessing ---------------------------------------------------------------
 
 def test_normalization_ignores_position_and_scale():

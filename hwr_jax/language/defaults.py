@@ -92,8 +92,8 @@ def decoder_resources(decoder: str, counts=None, lexicon_path: str | None = None
                       ) -> dict:
   """The keyword arguments of `ctc.TextDecoder` for `decoder`: the character
   LM (beam_lm), the lexicon (a file's, else `default_lexicon`), a word bigram
-  model of running text (word_beam: `word_lm_path`, one line of text per
-  line, else `lm_lines`), and the priors of `real_text_priors` when the model
+  model (word_beam: `word_lm_path`, an ARPA file or running text, one line
+  per line; else `lm_lines`), and the priors of `real_text_priors` when the model
   has a training vocabulary (`counts`). A line reader's `lm_lines` (its
   training lines, `data/vocabulary.read_lm_lines`) make its character LM."""
   from hwr_jax.language.lexicon import Lexicon
@@ -103,10 +103,13 @@ def decoder_resources(decoder: str, counts=None, lexicon_path: str | None = None
   if decoder in LEXICON_DECODERS:
     out["lexicon"] = Lexicon.from_file(lexicon_path) if lexicon_path else default_lexicon(counts)
   if decoder == "word_beam" and (word_lm_path or lm_lines):
-    from hwr_jax.language.ngrams import WordNgramLM
+    from hwr_jax.language.ngrams import WordNgramLM, is_arpa, read_arpa
+    vocabulary = sorted(out["lexicon"].spellings)
+    if word_lm_path and is_arpa(word_lm_path):
+      out["word_lm"] = read_arpa(word_lm_path, vocabulary)
+      return out
     if word_lm_path:
       with open(word_lm_path, encoding="utf-8") as f:
         lm_lines = f.read().splitlines()
-    out["word_lm"] = WordNgramLM([line.split() for line in lm_lines],
-                                 sorted(out["lexicon"].spellings))
+    out["word_lm"] = WordNgramLM([line.split() for line in lm_lines], vocabulary)
   return out

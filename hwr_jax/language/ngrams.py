@@ -95,3 +95,68 @@ class WordNgramLM:
     totals = np.bincount(keys // size, weights=counts, minlength=size + 1)
     types = np.bincount(keys // size, minlength=size + 1).astype(np.float64)
     self.arrays = (np.log(unigram / unigram.sum()), keys, counts, totals, types)
+
+
+def is_arpa(path: str) -> bool:
+  """Whether a file is an ARPA n-gram model (its first non-blank line is `\\data\\`)."""
+  with open(path, encoding="utf-8", errors="replace") as f:
+    for line in f:
+      if line.strip():
+        return line.strip() == "\\data\\"
+  return False
+
+
+def read_arpa(path: str, vocabulary) -> WordNgramLM:
+  """A word model for the word beam search from an ARPA file (as KenLM and
+  SRILM write them; any order): its 1- and 2-grams, restricted to
+  `vocabulary` (lowercased). The search scores word pairs, so 3- to 5-grams
+  are read past and not used. P(w | v) is the file's where it lists the pair
+  and backoff(v) * P(w) where it does not, held in the arrays the compiled
+  search reads (one interpolation weight per context: 1 - backoff(v)); a
+  backoff weight >= 1 (rare) is taken as just under 1."""
+  sections: dict[int, list[list[str]]] = {}
+  order = None
+  with open(path, encoding="utf-8") as f:
+    for number, line in enumerate(f, 1):
+      line = line.strip()
+      if not line or line.startswith("ngram ") or line in ("\\data\\", "\\end\\"):
+        continue
+      if line.startswith("\\") and line.endswith("-grams:"):
+        order = int(line[1:-len("-grams:")])
+        continue
+      if order in (1, 2):
+        fields = line.split()
+        if len(fields) < order + 1:
+          raise ValueError(f"{path}:{number}: not an ARPA {order}-gram line: {line!r}")
+        sections.setdefault(order, []).append(fields)
+  if 1 not in sections:
+    raise ValueError(f"{path}: no \\1-grams: section (not an ARPA file)")
+  lm = WordNgramLM([], vocabulary)
+  size = len(lm.vocabulary)
+  index = dict(lm.index, **{"<s>": size})
+  unigram = np.full(size, -np.inf)
+  backoff = np.zeros(size + 1)    # log10
+  for fields in sections[1]:
+    word = fields[1].lower()
+    if word in index:
+      if index[word] < size:
+        unigram[index[word]] = float(fields[0]) * math.log(10)
+      backoff[index[word]] = float(fields[2]) if len(fields) > 2 else 0.0
+  unk = next((float(f[0]) for f in sections[1] if f[1] == "<unk>"), None)
+  floor = unk * math.log(10) if unk is not None else float(np.min(unigram[np.isfinite(unigram)],
+                                                                   initial=-30.0))
+  unigram[~np.isfinite(unigram)] = floor
+  keep = np.minimum(10.0 ** backoff, 1 - 1e-6)      # backoff as a probability
+  weight = 1 - keep
+  pairs = {}
+  for fields in sections.get(2, []):
+    v, w = fields[1].lower(), fields[2].lower()
+    if v in index and w in index and index[w] < size:
+      i, j = index[v], index[w]
+      p = 10.0 ** float(fields[0])
+      pairs[i * size + j] = max(0.0, (p - keep[i] * math.exp(unigram[j])) / weight[i])
+  keys = np.array(sorted(pairs), np.int64)
+  counts = np.array([pairs[k] for k in keys], np.float64)
+  totals = np.ones(size + 1)      # every context interpolates with weight 1 - backoff
+  lm.arrays = (unigram, keys, counts, totals, keep / weight)
+  return lm
