@@ -196,13 +196,14 @@ def create(config):
   raise DataError(f"Unknown words.source {config.words.source!r} (synthetic, folder, iam).")
 
 
-def evaluation_words(config, split: str = "test", geometry: InputGeometry | None = None
-                     ) -> tuple[list, list[str], str]:
+def evaluation_words(config, split: str = "test", geometry: InputGeometry | None = None,
+                     loaded=None) -> tuple[list, list[str], str]:
   """(model inputs, texts, what they are) of the words to evaluate a word
   model on: IAM's test (or validation) writers' words marked 'ok'; a
   labels.tsv folder's or synthesized words' validation words (they have no
   test split: `what` says so). Reads only that split; images are prepared at
-  `geometry` (the model's; default: the config's)."""
+  `geometry` (the model's; default: the config's). `loaded`: the source as
+  training loaded it (its synthesized validation words are not made again)."""
   if split not in ("test", "validation"):
     raise ValueError(f"split must be 'test' or 'validation', not {split!r}.")
   source, path = config.words.source, config.words.path
@@ -223,5 +224,5 @@ def evaluation_words(config, split: str = "test", geometry: InputGeometry | None
     (images, texts), bad = load_prepared(pairs[-n_val:], geometry)
     return images, texts, (f"the validation words of {path}{note}; {len(bad)} unreadable "
                            "skipped")
-  images, texts = create(config).validation
+  images, texts = (loaded or create(config)).validation
   return images, texts, f"synthesized validation words (held-out glyphs){note}"

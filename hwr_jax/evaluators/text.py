@@ -113,12 +113,14 @@ def format_table(results: list[dict], title: str) -> str:
 
 
 def evaluate_checkpoint(config, workdir: str, checkpoint: str = "best", split: str = "test",
-                        decoders=None, beam_width: int = 16, lm_weight: float = 0.5) -> dict:
+                        decoders=None, beam_width: int = 16, lm_weight: float = 0.5,
+                        loaded=None) -> dict:
   """Reads the `split` words of `config`'s source (`word_sources.evaluation_words`;
   an ink model: lines, `ink_sources.evaluation_lines`) with a checkpoint
   ('best', 'latest' or a step) and each of `decoders` (default: all that fit
-  the model). Refuses a checkpoint whose model differs from `config`. Returns
-  {'split', 'what', 'checkpoint_step', 'decoders': {name: result}}."""
+  the model). Refuses a checkpoint whose model differs from `config`.
+  `loaded`: the word source training loaded (synthesized words are not made
+  again). Returns {'split', 'what', 'checkpoint_step', 'decoders': {name: result}}."""
   ink = config.get("task") == "ink"
   model = inference.load_model(workdir, checkpoint, model_name="ink" if ink else "crnn",
                                expect_config=config)
@@ -132,7 +134,7 @@ def evaluate_checkpoint(config, workdir: str, checkpoint: str = "best", split: s
   if ink:
     inputs, texts, what = ink_sources.evaluation_lines(config, split)
   else:
-    inputs, texts, what = word_sources.evaluation_words(config, split, model.geometry)
+    inputs, texts, what = word_sources.evaluation_words(config, split, model.geometry, loaded)
   if not texts:
     raise EvaluationError(f"No {split} texts to evaluate on ({what}).")
   start = time.perf_counter()

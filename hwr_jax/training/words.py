@@ -122,7 +122,8 @@ class WordTask:
   def evaluate(self, workdir: str) -> dict:
     """The best checkpoint on the test split, best path (`--mode=evaluate`
     reads with every decoder)."""
-    return text.evaluate_checkpoint(self.config, workdir, decoders=("best_path",))
+    return text.evaluate_checkpoint(self.config, workdir, decoders=("best_path",),
+                                    loaded=self.data)
 
 
 def train_and_evaluate(config, workdir: str) -> dict:
