@@ -130,7 +130,8 @@ class Model:
     matrix of per-frame probabilities each (blank = 0)."""
     self._expect("ink")
     if batch_size is None:
-      batch_size = min(self.config.eval_batch_size, max(8, 1 << (len(points) - 1).bit_length()))
+      # (no minimum: reading one line at batch 8 took 33 ms against 10 at batch 1)
+      batch_size = min(self.config.eval_batch_size, 1 << (len(points) - 1).bit_length())
     return ink_probabilities(lambda batch: self.probabilities_fn(self.params, batch), points,
                              self.geometry, batch_size)
 

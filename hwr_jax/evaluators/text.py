@@ -83,9 +83,11 @@ def decoders_for(charset: str, lines: bool = False) -> tuple[str, ...]:
 
 def read_with_decoders(probs: list[np.ndarray], texts: list[str], charset: str, decoders,
                        counts=None, model_seconds: float = 0.0, beam_width: int = 16,
-                       lm_weight: float = 0.5, lm_lines=None) -> list[tuple[dict, list[str]]]:
+                       lm_weight: float = 0.5, lm_lines=None, lines: bool = False
+                       ) -> list[tuple[dict, list[str]]]:
   """(result, hypotheses) per decoder, from per-frame probability matrices.
-  words_per_second counts the model's time (`model_seconds`) and the decoder's."""
+  texts_per_second counts the model's time (`model_seconds`) and the decoder's.
+  Words (not `lines`) are also broken down by kind and by seen in training."""
   rows = []
   for name in decoders:
     decoder = TextDecoder(charset, beam_width=beam_width, lm_weight=lm_weight,
@@ -95,13 +97,13 @@ def read_with_decoders(probs: list[np.ndarray], texts: list[str], charset: str, 
     seconds = model_seconds + time.perf_counter() - start
     result = {"decoder": name, **text_error_rates(texts, hypotheses),
               "texts_per_second": len(texts) / max(seconds, 1e-9),
-              **breakdown(texts, hypotheses, counts)}
+              **({} if lines else breakdown(texts, hypotheses, counts))}
     rows.append((result, hypotheses))
   return rows
 
 
 def format_table(results: list[dict], title: str) -> str:
-  kinds = [k for k in ("unseen_words",) + KINDS if f"cer_{k}" in results[0]]
+  kinds = [k for k in ("unseen_words",) + KINDS if f"cer_{k}" in results[0]]   # (words only)
   head = "| decoder | CER | WER | CER ignoring case | texts/s | " + " | ".join(
       f"CER {k.replace('_', ' ')} ({results[0][f'count_{k}']})" for k in kinds) + " |"
   lines = [title, "", head, "|---|" + "---:|" * (4 + len(kinds))]
@@ -145,7 +147,7 @@ def evaluate_checkpoint(config, workdir: str, checkpoint: str = "best", split: s
   model_seconds = time.perf_counter() - start
   counts = vocabulary.read(workdir) or collections.Counter()
   rows = read_with_decoders(probs, texts, model.charset, decoders, counts, model_seconds,
-                            beam_width, lm_weight, vocabulary.read_lm_lines(workdir))
+                            beam_width, lm_weight, vocabulary.read_lm_lines(workdir), lines=ink)
   results = {"split": split, "what": what, "checkpoint": checkpoint,
              "checkpoint_step": model.step, "checkpoint_epoch": model.epoch,
              "num_words": len(texts), "decoders": {r["decoder"]: r for r, _ in rows}}
