@@ -112,7 +112,8 @@ def read_strokes(strokes, reader) -> tuple:
   ms = 1000 * (time.perf_counter() - start)
   lines = " · ".join(f"line {k}: confidence {l.confidence:.2f}"
                      for k, l in enumerate(reading.lines, 1))
-  return reading.text, f"{len(reading.lines)} line(s) · {lines} · read in {ms:.0f} ms", "", None
+  return (reading.text, f"{len(strokes)} strokes, {len(reading.lines)} line(s) · {lines} · "
+          f"read in {ms:.0f} ms", "", None)
 
 
 def annotate(gray: np.ndarray, reading) -> np.ndarray:
@@ -223,8 +224,12 @@ def build_app(workdirs: list[str]):
   readers, problems = load_readers(workdirs)
   for reader, _ in readers.values():        # compile before the first stroke
     try:
-      if is_ink(reader):
-        reader.read([np.array([[0, 0], [0, 40], [20, 40], [25, 10]], float)])
+      if is_ink(reader):   # the lengths a canvas line has, one and two lines at a time
+        from hwr_jax.preprocess.ink import NUM_FEATURES
+        for points in [b for b in reader.model.geometry.buckets if b <= 768]:
+          for lines in (1, 2):
+            reader.model.ink_frame_probabilities([np.zeros((points, NUM_FEATURES), np.float32)]
+                                                 * lines)
       else:
         reader.read(np.pad(np.full((40, 40), 20, np.uint8), 30, constant_values=230))
     except ValueError:

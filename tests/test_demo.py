@@ -162,14 +162,13 @@ def test_an_ink_model_reads_the_strokes_and_two_lines_come_back_as_two(ink_page,
     for k, ch in enumerate(word):
       x = box["x"] + box["width"] * 0.1 + k * size * 1.1
       for poly in LETTERS[ch]:
-        before = page.inner_text("#details")
         stroke(page, [(x + px * size, y + py * size) for px, py in poly])
         start = time.perf_counter()
-        page.wait_for_function(
-            "([before]) => { const d = document.querySelector('#details').innerText;"
-            " return d.includes('read in') && d !== before; }", arg=[before], timeout=30_000)
+        page.wait_for_function(     # the reading of all strokes so far
+            "([n]) => document.querySelector('#details').innerText.includes(n + ' strokes,')",
+            arg=[len(latencies) + 1], timeout=30_000)
         latencies.append(time.perf_counter() - start)
-  assert "2 line(s)" in page.inner_text("#details")
+  assert "7 strokes, 2 line(s)" in page.inner_text("#details")
   assert reading(page).count("\n") == 1
   page.screenshot(path=str(tmp_path / "ink.png"), full_page=True)
   print(f"ink: stroke end -> text: median {1000 * np.median(latencies):.0f} ms, "
