@@ -148,23 +148,14 @@ def test_labels_tsv_folder_trains_the_crnn(tmp_path):
 
 def test_launch_evaluates_a_word_model_with_each_decoder(word_workdir, tmp_path):
   """`launch.py --mode=evaluate` on a word model (here with the run's own config.json)."""
-  config_py = tmp_path / "run_config.py"
-  config_py.write_text("import json\nimport ml_collections\n\n\ndef get_config():\n"
-                       f"  return ml_collections.ConfigDict(json.load(open("
-                       f"{word_workdir + '/config.json'!r})))\n")
-  result = subprocess.run(
-      [sys.executable, "launch.py", f"--config={config_py}", f"--workdir={word_workdir}",
-       "--mode=evaluate", "--decoders=best_path,lexicon"],
-      cwd=ROOT, capture_output=True, text=True, timeout=600)
+  from tests_helpers import launch_evaluate
+  result = launch_evaluate(word_workdir, tmp_path, "--decoders=best_path,lexicon")
   assert result.returncode == 0, result.stderr[-3000:]
   assert "| best_path |" in result.stdout and "| lexicon |" in result.stdout
   saved = json.load(open(f"{word_workdir}/eval_test_words.json"))
   assert set(saved["decoders"]) == {"best_path", "lexicon"} and saved["num_words"] == 16
   assert len(saved["hypotheses"]["lexicon"]) == 16 and "no test split" in saved["what"]
-  refused = subprocess.run(
-      [sys.executable, "launch.py", f"--config={config_py}", f"--workdir={word_workdir}",
-       "--mode=evaluate", "--decoders=word_beam"], cwd=ROOT, capture_output=True, text=True,
-      timeout=600)
+  refused = launch_evaluate(word_workdir, tmp_path, "--decoders=word_beam")
   assert refused.returncode == 1 and "Unknown or unfit decoders ['word_beam']" in refused.stderr
 
 

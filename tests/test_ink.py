@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from tests_helpers import random_text, tiny_ink_config, write_ink_folder, write_json, write_strokes  # noqa: F401
+from tests_helpers import random_text, write_json, write_strokes
 from hwr_jax.data import ink_files
 from hwr_jax.data.ink_files import InkError
 from hwr_jax.preprocess import ink
@@ -292,14 +292,8 @@ def test_python_api_reads_strokes(ink_run):
 
 def test_launch_evaluates_an_ink_model(ink_run, tmp_path):
   _, workdir, _, _ = ink_run
-  config_py = tmp_path / "run_config.py"
-  config_py.write_text("import json\nimport ml_collections\n\n\ndef get_config():\n"
-                       f"  return ml_collections.ConfigDict(json.load(open("
-                       f"{str(workdir / 'config.json')!r})))\n")
-  result = subprocess.run(
-      [sys.executable, "launch.py", f"--config={config_py}", f"--workdir={workdir}",
-       "--mode=evaluate", "--decoders=best_path,beam"],
-      cwd=ROOT, capture_output=True, text=True, timeout=600)
+  from tests_helpers import launch_evaluate
+  result = launch_evaluate(workdir, tmp_path, "--decoders=best_path,beam")
   assert result.returncode == 0, result.stderr[-3000:]
   saved = json.load(open(workdir / "eval_test_words.json"))
   assert set(saved["decoders"]) == {"best_path", "beam"} and saved["num_words"] == 48

@@ -121,3 +121,19 @@ def tiny_ink_config(folder, num_epochs: int = 20):
   config.update(batch_size=16, eval_batch_size=32, num_epochs=num_epochs, learning_rate=3e-3,
                 warmup_epochs=0.2, log_every_steps=10)
   return config
+
+
+def launch_evaluate(workdir, folder, *flags):
+  """`launch.py --mode=evaluate` on a workdir, with the run's own config.json
+  as its config file; the finished process."""
+  import subprocess
+  import sys
+
+  from conftest import ROOT
+  config_py = folder / "run_config.py"
+  config_py.write_text("import json\nimport ml_collections\n\n\ndef get_config():\n"
+                       f"  return ml_collections.ConfigDict(json.load(open("
+                       f"{str(workdir) + '/config.json'!r})))\n")
+  return subprocess.run([sys.executable, "launch.py", f"--config={config_py}",
+                         f"--workdir={workdir}", "--mode=evaluate", *flags],
+                        cwd=ROOT, capture_output=True, text=True, timeout=600)
