@@ -19,6 +19,15 @@ def cache_dir() -> str:
   return path
 
 
+def file_stamp(path: str):
+  """(size, mtime in ns) of a file, for cache keys; None when it is missing."""
+  try:
+    st = os.stat(path)
+    return st.st_size, st.st_mtime_ns
+  except OSError:
+    return None
+
+
 def cached(name: str, key, build):
   """`build()`, pickled under the cache folder as `name-<hash of key>.pkl` and
   loaded from there next time. `key` must name everything the result depends

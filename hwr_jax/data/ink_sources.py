@@ -12,7 +12,6 @@ drawn on the device, in the train step (`preprocess/augment.random_ink_affine`).
 """
 
 import collections
-import os
 
 import numpy as np
 
@@ -65,13 +64,7 @@ def load_features(pairs: list[tuple[str, str]]):
       kept[1].append(text)
     return kept, bad
 
-  def stamp(path):
-    try:
-      st = os.stat(path)
-      return st.st_size, st.st_mtime_ns
-    except OSError:
-      return None
-  key = ("ink-features", FEATURES_VERSION, ink.SPACING, [(p, t, stamp(p)) for p, t in pairs])
+  key = ("ink-features", FEATURES_VERSION, ink.SPACING, [(p, t, cache.file_stamp(p)) for p, t in pairs])
   return cache.cached("ink", key, build)
 
 

@@ -178,13 +178,7 @@ def load_prepared(pairs: list[tuple[str, str]], geometry: InputGeometry):
     bad = [p for im, (p, _) in zip(prepared, pairs) if im is None]
     return ([im for im, _ in kept], [t for _, t in kept]), bad
 
-  def stamp(path):
-    try:
-      st = os.stat(path)
-      return st.st_size, st.st_mtime_ns
-    except OSError:
-      return None
-  key = ("prepared-words", 1, geometry.height, geometry.max_width, [(p, t, stamp(p)) for p, t in pairs])
+  key = ("prepared-words", 1, geometry.height, geometry.max_width, [(p, t, cache.file_stamp(p)) for p, t in pairs])
   return cache.cached("words", key, build)
 
 

@@ -163,6 +163,17 @@ class Reader:
       yield from finishing.result()
 
 
+def decode(decoder, name: str, charset: str, probs: np.ndarray) -> tuple[str, float]:
+  """(text, confidence) of a (T, K + 1) probability matrix read with the CTC
+  decoder `name`: the confidence is P(text | input) under the model (CTC,
+  summed over alignments)."""
+  from hwr_jax.ctc.decoders import ctc_log_prob
+  text, score = decoder.decode(probs, name)
+  if name != "best_path":   # best path's score is already this CTC probability
+    score = ctc_log_prob(probs, [charset.index(c) + 1 for c in text])
+  return text, round(float(np.exp(score)), 4)
+
+
 def expect_model(workdir: str, model_name: str, what: str) -> None:
   """Refuses, with a message that says what to train, a workdir that holds no
   trained model or another kind of model than `model_name`."""

@@ -4,13 +4,13 @@ compiled call per batch) -> a CTC decoder (`hwr_jax/ctc/`)."""
 import numpy as np
 
 from hwr_jax import inference
-from hwr_jax.ctc.decoders import ctc_log_prob
 from hwr_jax.ctc.text_decoder import DECODERS, TextDecoder
 from hwr_jax.data import vocabulary
 from hwr_jax.language.defaults import decoder_resources
 from hwr_jax.preprocess import image as image_steps
 from hwr_jax.preprocess.word_input import InputGeometry, normalize
-from hwr_jax.readers.base import ImageError, Reader, ReaderError, Reading, expect_model
+from hwr_jax.readers.base import (ImageError, Reader, ReaderError, Reading, decode,
+                                  expect_model)
 
 
 class CRNNReader(Reader):
@@ -62,9 +62,6 @@ class CRNNReader(Reader):
     (CTC, summed over alignments)."""
     readings = []
     for probs in frames:
-      text, score = self.decoder.decode(probs, self.decoder_name)
-      if self.decoder_name != "best_path":   # best path's score is already this CTC probability
-        score = ctc_log_prob(probs, [self.charset.index(c) + 1 for c in text])
-      confidence = float(np.exp(score))
-      readings.append(Reading(text, [], None, round(confidence, 4), frames=probs))
+      text, confidence = decode(self.decoder, self.decoder_name, self.charset, probs)
+      readings.append(Reading(text, [], None, confidence, frames=probs))
     return readings

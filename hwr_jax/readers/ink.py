@@ -12,12 +12,11 @@ import dataclasses
 import numpy as np
 
 from hwr_jax import inference
-from hwr_jax.ctc.decoders import ctc_log_prob
 from hwr_jax.ctc.text_decoder import TextDecoder
 from hwr_jax.data import ink_files, vocabulary
 from hwr_jax.language.defaults import decoder_resources
 from hwr_jax.preprocess import ink
-from hwr_jax.readers.base import Line, Reader, ReaderError, Reading, expect_model
+from hwr_jax.readers.base import Line, Reader, ReaderError, Reading, decode, expect_model
 
 DECODERS = ("best_path", "beam", "beam_lm", "word_beam")
 
@@ -68,10 +67,11 @@ class InkReader(Reader):
   def prepare(self, strokes) -> _Prepared:
     """Strokes (a list of (n, 2) or (n, 3) arrays, or an `Ink`) -> the
     model's features of each line, top to bottom."""
-    notes = []
-    if isinstance(strokes, Ink):
+    if isinstance(strokes, Ink):   # from a file: read_ink has checked it
       strokes, notes = strokes.strokes, strokes.notes
-    strokes = ink_files.check_strokes(strokes, notes)
+    else:
+      notes = []
+      strokes = ink_files.check_strokes(strokes, notes)
     lines, boxes = [], []
     for line in ink.split_lines(strokes):
       xy = np.concatenate([s[:, :2] for s in line])
@@ -90,12 +90,9 @@ class InkReader(Reader):
     for p in prepared:
       lines = []
       for box in p.boxes:
-        probs = frames[k]
+        text, confidence = decode(self.decoder, self.decoder_name, self.charset, frames[k])
         k += 1
-        text, score = self.decoder.decode(probs, self.decoder_name)
-        if self.decoder_name != "best_path":
-          score = ctc_log_prob(probs, [self.charset.index(c) + 1 for c in text])
-        lines.append(Line(text, round(float(np.exp(score)), 4), box))
+        lines.append(Line(text, confidence, box))
       confidence = float(np.prod([l.confidence for l in lines]))
       readings.append(Reading("\n".join(l.text for l in lines), [], None,
                               round(confidence, 4), lines=lines, notes=p.notes))

@@ -1,13 +1,12 @@
 """Training the ink reader (lines of pen strokes) with CTC: the word reader's
 task (`words.py`) with lines of ink as its data (`data/ink_sources.py`),
 distorted on the device in the train step, and evaluated on IAM-OnDB's
-testset_f (or a folder's validation lines) at the end."""
+testset_f (or a folder's validation lines) at the end (`WordTask.evaluate`)."""
 
 import functools
 
 from hwr_jax import inference
 from hwr_jax.data import ink_sources, vocabulary
-from hwr_jax.evaluators import text
 from hwr_jax.preprocess.ink import InkGeometry
 from hwr_jax.training import trainer
 from hwr_jax.training.words import WordTask, train_step
@@ -37,11 +36,6 @@ class InkTask(WordTask):
   def describe(self) -> str:
     return (f"{self.config.ink.source} lines of ink, {len(self.charset)} characters, "
             f"{len(self.data.validation[0]):,} validation lines")
-
-  def evaluate(self, workdir: str) -> dict:
-    """The best checkpoint on the test split, best path (`--mode=evaluate`
-    reads with every decoder)."""
-    return text.evaluate_checkpoint(self.config, workdir, decoders=("best_path",))
 
 
 def train_and_evaluate(config, workdir: str) -> dict:
