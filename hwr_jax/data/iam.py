@@ -41,6 +41,8 @@ class Word:
   path: str         # the image file
   writer: int
   split: str
+  grey: int = 0     # the grey level IAM gives for binarizing the word's line (ink is darker)
+  box: tuple[int, int, int, int] | None = None   # x, y, w, h on the scanned form; None: not given
 
 
 def find_file(root: str, name: str) -> str | None:
@@ -103,8 +105,14 @@ def read_words(root: str) -> list[Word]:
         raise DataError(f"{words_file}:{number}: form {form} is not in {forms_file}.")
       writer = writers[form]
       path = os.path.join(images, parts[0], form, word_id + ".png")
+      try:
+        grey, x, y, w, h = map(int, fields[2:7])
+      except ValueError:
+        raise DataError(f"{words_file}:{number}: grey level and box are not integers: "
+                        f"{line.strip()!r}") from None
+      box = (x, y, w, h) if min(x, y) >= 0 and min(w, h) > 0 else None   # IAM: -1 -1 -1 -1
       result.append(Word(word_id, fields[1] == "ok", " ".join(fields[8:]), path, writer,
-                         writer_split(writer)))
+                         writer_split(writer), grey, box))
   return result
 
 

@@ -6,6 +6,9 @@ images, texts) and epochs of training batches (`train_batches`):
                held-out glyphs for validation)
   'folder'     a folder of images with `labels.tsv` (file name <TAB> text)
   'iam'        the IAM database (`data/iam.py`), split by writer
+  'iam_lines'  IAM's lines rebuilt from its word crops (`data/iam_pages.py`),
+               split by writer; with words.with_words, the training writers'
+               words as well (a line reader that also reads single words)
 Synthetic words are new in every batch; real ones come in epochs of
 width-bucketed, distorted batches.
 """
@@ -94,11 +97,12 @@ class LabeledWords:
     path = config.words.path
     if not path:
       raise DataError(f"words.source={config.words.source!r} needs --config.words.path=FOLDER.")
-    if config.words.source == "iam":
-      from hwr_jax.data import iam
-      entries = [w for w in iam.read_words(path) if w.ok]   # IAM's 'err' words: bad crops
-      train = [(w.path, w.text) for w in entries if w.split == "train"]
-      validation = [(w.path, w.text) for w in entries if w.split == "validation"]
+    if config.words.source == "iam_lines":
+      train, validation = iam_line_pairs(path, "train"), iam_line_pairs(path, "validation")
+      if config.words.get("with_words", False):
+        train += iam_word_pairs(path, "train")
+    elif config.words.source == "iam":
+      train, validation = iam_word_pairs(path, "train"), iam_word_pairs(path, "validation")
     else:
       pairs = read_labels_tsv(path)
       n_val = max(1, int(round(len(pairs) * config.data.validation_fraction)))
@@ -129,9 +133,24 @@ class LabeledWords:
     return len(self.train[0]) // self.config.batch_size
 
   def training_vocabulary(self) -> collections.Counter:
-    """The training texts and how often each occurs (for the readers'
+    """The training texts' words and how often each occurs (for the readers'
     lexicon and language model: never the validation or test texts)."""
-    return collections.Counter(self.train[1])
+    return collections.Counter(w for text in self.train[1] for w in text.split())
+
+  def language_lines(self) -> tuple[list[str], str] | None:
+    """(the training lines a word language model may be built from, what was
+    left out): none that shares a word 6-gram with a validation or test
+    writer's line (`language/leakage.py`); None for sources of single words."""
+    if self.config.words.source != "iam_lines":
+      return None
+    from hwr_jax.data import iam
+    from hwr_jax.language.leakage import without_test_text
+    lines = [t for t in self.train[1] if " " in t]
+    held_out = [t for split in ("validation", "test")
+                for t in iam.line_texts(self.config.words.path, split)]
+    kept, dropped = without_test_text(lines, held_out)
+    return kept, (f"{dropped} training lines sharing a word 6-gram with a validation or test "
+                  "writer's line left out")
 
   def train_batches(self, epoch: int, shard_index: int = 0, num_shards: int = 1,
                     start: int = 0):
@@ -156,6 +175,20 @@ class LabeledWords:
       yield word_batches.make_batch(batch_images, [texts[i] for i in index], self.charset,
                                     self.geometry, config.words.max_label_length,
                                     prepared=True, width=bucket)
+
+
+def iam_word_pairs(path: str, split: str) -> list[tuple[str, str]]:
+  """(image, text) of the `split` writers' IAM words marked 'ok' (IAM's 'err'
+  words are badly cut)."""
+  from hwr_jax.data import iam
+  return [(w.path, w.text) for w in iam.read_words(path) if w.ok and w.split == split]
+
+
+def iam_line_pairs(path: str, split: str) -> list[tuple[str, str]]:
+  """(image, text) of the `split` writers' IAM lines, rebuilt from the word
+  crops (`data/iam_pages.py`)."""
+  from hwr_jax.data import iam_pages
+  return [(p, t) for p, t, _ in iam_pages.line_files(path)[split]]
 
 
 def load_prepared(pairs: list[tuple[str, str]], geometry: InputGeometry):
@@ -185,9 +218,10 @@ def load_prepared(pairs: list[tuple[str, str]], geometry: InputGeometry):
 def create(config):
   if config.words.source == "synthetic":
     return SyntheticWords(config)
-  if config.words.source in ("folder", "iam"):
+  if config.words.source in ("folder", "iam", "iam_lines"):
     return LabeledWords(config)
-  raise DataError(f"Unknown words.source {config.words.source!r} (synthetic, folder, iam).")
+  raise DataError(f"Unknown words.source {config.words.source!r} "
+                  "(synthetic, folder, iam, iam_lines).")
 
 
 def evaluation_words(config, split: str = "test", geometry: InputGeometry | None = None,
@@ -202,15 +236,16 @@ def evaluation_words(config, split: str = "test", geometry: InputGeometry | None
     raise ValueError(f"split must be 'test' or 'validation', not {split!r}.")
   source, path = config.words.source, config.words.path
   geometry = geometry or InputGeometry.of(config)
-  if source in ("folder", "iam") and not path:
+  if source in ("folder", "iam", "iam_lines") and not path:
     raise DataError(f"words.source={source!r} needs --config.words.path=FOLDER.")
   if source == "iam":
-    from hwr_jax.data import iam
-    entries = [w for w in iam.read_words(path) if w.ok and w.split == split]
-    (images, texts), bad = load_prepared([(w.path, w.text) for w in entries], geometry)
-    writers = len({w.writer for w in entries})
-    return images, texts, (f"IAM {split} writers' words (status ok; {writers} writers; "
+    (images, texts), bad = load_prepared(iam_word_pairs(path, split), geometry)
+    return images, texts, (f"IAM {split} writers' words (status ok; "
                            f"{len(bad)} unreadable skipped)")
+  if source == "iam_lines":
+    (images, texts), bad = load_prepared(iam_line_pairs(path, split), geometry)
+    return images, texts, (f"IAM {split} writers' lines, rebuilt from the word crops "
+                           f"({len(bad)} unreadable skipped)")
   note = "" if split == "validation" else " (the source has no test split)"
   if source == "folder":
     pairs = read_labels_tsv(path)

@@ -112,8 +112,14 @@ class WordTask:
                                         self.config.eval_batch_size, mesh, prepared=True)
 
   def write_files(self, workdir: str) -> None:
+    """The training words (the reader's lexicon) and, for line sources, the
+    training lines a word language model may hold."""
     if hasattr(self.data, "training_vocabulary"):
       vocabulary.write(workdir, self.data.training_vocabulary())
+    language = getattr(self.data, "language_lines", lambda: None)()
+    if language is not None:
+      vocabulary.write_lm_lines(workdir, language[0])
+      print(f"{len(language[0])} training lines for language models ({language[1]})")
 
   def describe(self) -> str:
     return (f"{self.config.words.source} words, {len(self.charset)} characters, "
