@@ -2,6 +2,7 @@
 
 import json
 
+import cv2
 import numpy as np
 
 from configs import common
@@ -137,3 +138,53 @@ def launch_evaluate(workdir, folder, *flags):
   return subprocess.run([sys.executable, "launch.py", f"--config={config_py}",
                          f"--workdir={workdir}", "--mode=evaluate", *flags],
                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+# -- synthetic pages: lines of the stroke letters drawn as images -------------------
+
+def draw_line(text: str, rng: np.random.Generator, height: int = 48, thickness: int = 3,
+              ink: int = 30) -> np.ndarray:
+  """`text` in the stroke letters, drawn dark on white at about `height`
+  pixels per letter (uint8 grey, cropped to the ink with a small margin)."""
+  strokes = write_strokes(text, rng)
+  points = np.concatenate(strokes)[:, :2]
+  scale = height / 50.0
+  x0, y0 = points.min(0) - 8 / scale
+  w, h = (points.max(0) - points.min(0) + 16 / scale) * scale
+  image = np.full((int(h) + 1, int(w) + 1), 255, np.uint8)
+  for stroke in strokes:
+    xy = ((stroke[:, :2] - (x0, y0)) * scale).round().astype(np.int32)
+    cv2.polylines(image, [xy], False, int(ink), thickness, cv2.LINE_AA)
+  return image
+
+
+def compose_page(texts: list[str], rng: np.random.Generator, gap: float = 0.3,
+                 angle: float = 0.0, height: int = 48, paper: int = 235, noise: float = 2.0,
+                 ink: int = 30, bend: float = 0.0):
+  """(page image, truth boxes x0, y0, x1, y1 of each line, top to bottom):
+  the lines drawn one under another, `gap` letter heights apart (negative:
+  descenders and ascenders overlap), turned by `angle` degrees, optionally
+  bent (`bend`: the vertical sag of a line's ends, in letter heights)."""
+  lines = [draw_line(t, rng, height, ink=ink) for t in texts]
+  width = max(l.shape[1] for l in lines) + 120
+  total = int(sum(l.shape[0] for l in lines) + gap * height * (len(lines) - 1)) + 120
+  page = np.full((total, width), 255, np.uint8)
+  boxes, y = [], 60
+  for line in lines:
+    h, w = line.shape
+    region = page[y:y + h, 60:60 + w]
+    np.minimum(region, line, out=region)
+    boxes.append((60, y, 60 + w, y + h))
+    y += int(h + gap * height)
+  if bend:
+    xs = np.arange(width, dtype=np.float32)
+    sag = bend * height * ((xs - width / 2) / (width / 2)) ** 2
+    map_y = (np.arange(total, dtype=np.float32)[:, None] - sag[None, :]).astype(np.float32)
+    map_x = np.broadcast_to(xs[None, :], (total, width)).astype(np.float32)
+    page = cv2.remap(page, map_x, map_y, cv2.INTER_LINEAR, borderValue=255)
+  if angle:
+    turn = cv2.getRotationMatrix2D((width / 2, total / 2), angle, 1.0)
+    page = cv2.warpAffine(page, turn, (width, total), borderValue=255)
+  sheet = paper + rng.normal(0, noise, page.shape)
+  page = np.clip(np.minimum(sheet, page.astype(np.float64)), 0, 255).astype(np.uint8)
+  return page, boxes

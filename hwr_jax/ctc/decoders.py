@@ -210,3 +210,44 @@ def ctc_log_prob(matrix, labels, blank: int = 0, kind: str = "auto") -> float:
     jump[2:] = np.where(skip[2:], alpha[:-2], NEG_INF)
     alpha = np.logaddexp(np.logaddexp(alpha, step), jump) + log_probs[t, states]
   return float(np.logaddexp(alpha[-1], alpha[-2]) if labels else alpha[-1])
+
+
+def ctc_align(matrix, labels, blank: int = 0, kind: str = "auto") -> np.ndarray:
+  """The most likely CTC alignment of `labels` to the frames (Viterbi): an
+  (L, 2) array of each label's first and last frame (inclusive). Where a
+  word lies in a line comes from it. Labels that cannot be aligned (more
+  than the frames hold) raise ValueError."""
+  log_probs = as_log_probs(matrix, kind, blank)
+  blank %= log_probs.shape[1]
+  labels = list(labels)
+  n_frames = len(log_probs)
+  if not labels:
+    return np.zeros((0, 2), np.int64)
+  states = np.full(2 * len(labels) + 1, blank)
+  states[1::2] = labels
+  skip = np.zeros(len(states), bool)
+  skip[3::2] = states[3::2] != states[1:-2:2]
+  score = np.full(len(states), NEG_INF)
+  score[0] = log_probs[0, blank]
+  score[1] = log_probs[0, states[1]]
+  came_from = np.zeros((n_frames, len(states)), np.int8)   # 0 stay, 1 step, 2 jump
+  for t in range(1, n_frames):
+    step = np.full_like(score, NEG_INF)
+    step[1:] = score[:-1]
+    jump = np.full_like(score, NEG_INF)
+    jump[2:] = np.where(skip[2:], score[:-2], NEG_INF)
+    options = np.stack([score, step, jump])
+    came_from[t] = np.argmax(options, 0)
+    score = options.max(0) + log_probs[t, states]
+  state = len(states) - 1 if score[-1] >= score[-2] else len(states) - 2
+  if not np.isfinite(score[state]):
+    raise ValueError(f"{len(labels)} labels do not fit in {n_frames} frames.")
+  spans = np.full((len(labels), 2), -1, np.int64)
+  for t in range(n_frames - 1, -1, -1):
+    if state % 2:
+      k = state // 2
+      spans[k, 0] = t
+      if spans[k, 1] < 0:
+        spans[k, 1] = t
+    state -= came_from[t, state]
+  return spans

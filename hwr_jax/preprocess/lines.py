@@ -110,9 +110,13 @@ def smooth(profile: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def line_spacing(profile: np.ndarray, text_height: float) -> float:
-  """The distance between lines: the first lag beyond one text height where
-  the row profile's autocorrelation (per overlapping row, so multiples of the
-  period do not fade) comes near its highest."""
+  """The distance between lines: the median distance between neighbouring
+  peaks of the row profile, the peaks found at least one text height apart;
+  without two such peaks, the first lag beyond one text height where the
+  profile's autocorrelation comes near its highest."""
+  rows = peaks(smooth(profile, 0.5 * text_height), text_height, 0.05 * profile.max(), 0.15)
+  if len(rows) >= 3:   # (a low quantile: lines the peaks ran together only make gaps longer)
+    return float(np.quantile(np.diff(rows), 0.3))
   p = profile - profile.mean()
   n = len(p)
   lo, hi = int(max(2, text_height)), n // 2
@@ -122,21 +126,21 @@ def line_spacing(profile: np.ndarray, text_height: float) -> float:
   best = ac[lo:hi].max()
   if best <= 0:
     return 2.0 * text_height
-  lag = lo + int(np.flatnonzero(ac[lo:hi] >= 0.8 * best)[0])
-  # The first lag past the threshold: move on to its local peak.
-  while lag + 1 < hi and ac[lag + 1] > ac[lag]:
+  lag = lo + int(np.flatnonzero(ac[lo:hi] >= 0.6 * best)[0])
+  while lag + 1 < hi and ac[lag + 1] > ac[lag]:   # on to the local peak
     lag += 1
   return float(lag)
 
 
-def peaks(profile: np.ndarray, min_distance: float, min_height: float) -> list[int]:
+def peaks(profile: np.ndarray, min_distance: float, min_height: float,
+          prominence: float = 0.33) -> list[int]:
   """Rows of the profile's peaks at least `min_height` high and
   `min_distance` apart, each standing out of the valleys around it by at
-  least a third of its height (two lines, not one line's halves)."""
+  least `prominence` of its height (two lines, not one line's halves)."""
   from scipy.signal import find_peaks
   rows, props = find_peaks(profile, height=min_height, distance=max(1, min_distance),
                            prominence=0)
-  keep = props["prominences"] >= 0.33 * props["peak_heights"]
+  keep = props["prominences"] >= prominence * props["peak_heights"]
   return [int(r) for r in rows[keep]]
 
 
@@ -161,7 +165,7 @@ def find(page: np.ndarray) -> Layout:
   text_height = float(np.median(big)) if len(big) else float(np.median(heights))
   text_height = max(text_height, 4.0)
 
-  spacing = line_spacing(smooth(level.sum(1) / 255.0, 0.3 * text_height), text_height)
+  spacing = line_spacing(level.sum(1) / 255.0, text_height)
   profile = smooth(level.sum(1) / 255.0, 0.12 * spacing)
   centres = peaks(profile, 0.35 * spacing, 0.02 * np.percentile(profile, 99))
   if not centres:
@@ -195,10 +199,14 @@ def follow(level: np.ndarray, centres: list[int], spacing: float, text_height: f
   # Follow each line outwards from the middle strip, so a drift is tracked.
   middle = len(starts) // 2
   for i, c in enumerate(centres):
+    # A line is looked for no nearer to its neighbours than halfway.
+    top = (centres[i - 1] + c) / 2 if i > 0 else 0
+    bottom = (centres[i + 1] + c) / 2 if i + 1 < len(centres) else h
     for order in (range(middle, len(starts)), range(middle - 1, -1, -1)):
       previous = float(c)
       for j in order:
-        lo, hi = int(max(0, previous - reach)), int(min(h, previous + reach + 1))
+        lo = int(max(0, top, previous - reach))
+        hi = int(min(h, bottom, previous + reach + 1))
         window = profiles[j][lo:hi]
         if len(window) and window.max() > 0.2 * profiles[j].max() > 0:
           previous = 0.5 * previous + 0.5 * (lo + int(np.argmax(window)))

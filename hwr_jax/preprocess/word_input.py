@@ -58,19 +58,29 @@ def frames_needed(text: str) -> int:
 def normalize(gray: np.ndarray, geometry: InputGeometry) -> np.ndarray:
   """A uint8 grey word image -> (height, w) uint8, ink bright on black, cropped
   to the ink with a small margin, w <= geometry.max_width."""
+  return normalize_with_span(gray, geometry)[0]
+
+
+def normalize_with_span(gray: np.ndarray, geometry: InputGeometry
+                        ) -> tuple[np.ndarray, float, float]:
+  """`normalize`, and where its columns lie in `gray`: input column c covers
+  gray's columns x0 + c * step .. x0 + (c + 1) * step; (input, x0, step)."""
   if ink_is_dark(gray):
     gray = 255 - gray
   lo, hi = quantile(gray, 0.05), gray.max()
   gray = np.clip((gray.astype(np.float32) - lo) * (255.0 / max(hi - lo, 1)), 0, 255)
   box = ink_box(gray, INK_LEVEL)
+  x0 = 0
   if box is not None:   # crop to the ink so the text fills the height
     y0, y1, x0, x1 = box
     margin = max(2, (y1 - 1 - y0) // 8)
-    gray = gray[max(0, y0 - margin):y1 + margin, max(0, x0 - margin):x1 + margin]
+    x0 = max(0, x0 - margin)
+    gray = gray[max(0, y0 - margin):y1 + margin, x0:x1 + margin]
   height = geometry.height
   width = int(round(gray.shape[1] * height / gray.shape[0]))
   width = int(np.clip(width, geometry.columns_per_frame, geometry.max_width))
-  return cv2.resize(gray, (width, height), interpolation=cv2.INTER_AREA).astype(np.uint8)
+  resized = cv2.resize(gray, (width, height), interpolation=cv2.INTER_AREA).astype(np.uint8)
+  return resized, float(x0), gray.shape[1] / width
 
 
 def to_input(image: np.ndarray, geometry: InputGeometry) -> np.ndarray:

@@ -18,10 +18,17 @@ INPUT_ERRORS = (ImageError, InkError)
 
 
 @dataclasses.dataclass
+class Word:
+  text: str
+  box: tuple[float, float, float, float]   # x0, y0, x1, y1 in the input's coordinates
+
+
+@dataclasses.dataclass
 class Line:
   text: str
   confidence: float
   box: tuple[float, float, float, float]   # x0, y0, x1, y1 in the input's coordinates
+  words: list[Word] | None = None          # pages: each word with its box
 
 
 @dataclasses.dataclass
@@ -40,7 +47,7 @@ class Reading:
   error: str | None = None             # read_many: why this image could not be read
   frames: np.ndarray | None = dataclasses.field(  # CRNN: (T, K + 1) per-frame probabilities
       default=None, repr=False)
-  lines: list[Line] | None = None      # ink: one per line of writing, top to bottom
+  lines: list[Line] | None = None      # ink, pages: one per line of writing, top to bottom
   notes: list[str] = dataclasses.field(default_factory=list)   # what was repaired in the input
 
   def to_json(self) -> dict:
@@ -52,7 +59,8 @@ class Reading:
     if self.characters:
       out["characters"] = [dataclasses.asdict(c) for c in self.characters]
     if self.lines is not None:
-      out["lines"] = [dataclasses.asdict(l) for l in self.lines]
+      out["lines"] = [{k: v for k, v in dataclasses.asdict(l).items() if v is not None}
+                      for l in self.lines]
     if self.notes:
       out["notes"] = self.notes
     return out
