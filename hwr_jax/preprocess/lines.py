@@ -34,6 +34,7 @@ from hwr_jax.preprocess.image import ImageError, check_size, ink_is_dark
 WORK_SIZE = 1400        # the page is analysed with its longer side at most this
 MAX_SKEW = 6.0          # degrees
 SKEW_STEP = 0.2
+MAX_INK_SHARE = 0.25    # pages of handwriting: a few per cent of their pixels are ink
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,7 +50,7 @@ class PageLine:
 @dataclasses.dataclass(frozen=True)
 class Layout:
   lines: list[PageLine]
-  skew: float                          # degrees the page was turned by
+  skew: float                          # the writing's angle, degrees counter-clockwise
   text_height: float                   # median stroke height, page pixels
 
 
@@ -154,9 +155,13 @@ def find(page: np.ndarray) -> Layout:
   mask, paper_level = ink_of(work)
   if not mask.any():
     raise ImageError("no ink found (blank or nearly uniform image)")
-  skew = skew_angle(mask)
+  share = float((mask > 0).mean())
+  if share > MAX_INK_SHARE:
+    raise ImageError(f"no handwriting found: {share:.0%} of the image is dark, as in a photo "
+                     "or noise, not writing on paper (crop it to the text, or clean it)")
+  turn_by = skew_angle(mask)
   h, w = mask.shape
-  turn = cv2.getRotationMatrix2D((w / 2, h / 2), skew, 1.0)
+  turn = cv2.getRotationMatrix2D((w / 2, h / 2), turn_by, 1.0)
   level = cv2.warpAffine(mask, turn, (w, h), flags=cv2.INTER_NEAREST)
 
   count, labels, stats, _ = cv2.connectedComponentsWithStats(level, connectivity=8)
@@ -180,7 +185,7 @@ def find(page: np.ndarray) -> Layout:
       lines.append(line)
   if not lines:
     raise ImageError("no lines of writing found")
-  return Layout(lines, skew, text_height / scale)
+  return Layout(lines, -turn_by, text_height / scale)
 
 
 def follow(level: np.ndarray, centres: list[int], spacing: float, text_height: float):

@@ -1,0 +1,124 @@
+"""Pages: IAM pages rebuilt from word boxes, line finding on pages the tests
+compose (known lines: touching, turned, bent, faint, small), bad pages, and
+the CTC alignment that gives each word its box."""
+
+import cv2
+import numpy as np
+import pytest
+
+from hwr_jax.ctc.decoders import ctc_align
+from hwr_jax.data import iam_pages
+from hwr_jax.preprocess import lines
+from hwr_jax.preprocess.image import ImageError
+from tests_helpers import compose_page, draw_line, random_text
+
+
+def overlap(a, b) -> float:
+  """Intersection over the smaller box's area."""
+  w = min(a[2], b[2]) - max(a[0], b[0])
+  h = min(a[3], b[3]) - max(a[1], b[1])
+  if w <= 0 or h <= 0:
+    return 0.0
+  smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+  return w * h / smaller
+
+
+def page_texts(rng, n=7):
+  return [" ".join(random_text(rng) for _ in range(3)) for _ in range(n)]
+
+
+@pytest.mark.parametrize("style", [
+    dict(), dict(gap=-0.1), dict(gap=0.0, angle=-3), dict(angle=3), dict(bend=0.3),
+    dict(height=24), dict(ink=150, paper=210, noise=6)],
+    ids=["plain", "touching", "touching-turned", "turned", "bent", "small", "faint-grey"])
+def test_lines_are_found_in_reading_order(style):
+  rng = np.random.default_rng(0)
+  page, truth = compose_page(page_texts(rng), rng, **style)
+  layout = lines.find(page)
+  assert len(layout.lines) == len(truth)
+  if not style.get("angle") and not style.get("bend"):
+    for found, box in zip(layout.lines, truth):   # top to bottom, each on its own line
+      assert overlap(found.box, box) > 0.8
+  if style.get("angle"):
+    assert layout.skew == pytest.approx(style["angle"], abs=0.5)
+  for found in layout.lines:   # each cut holds one line: about one letter height of ink
+    ink = np.flatnonzero((found.image < np.median(found.image) - 30).any(1))
+    assert ink[-1] - ink[0] < 2.2 * style.get("height", 48)
+
+
+def test_a_page_of_one_line_and_a_word_are_one_line():
+  rng = np.random.default_rng(1)
+  assert len(lines.find(draw_line("zoo lxv", rng)).lines) == 1
+  page, _ = compose_page(["oxo"], rng)
+  assert len(lines.find(page).lines) == 1
+
+
+def test_blank_and_noise_pages_say_so():
+  with pytest.raises(ImageError, match="no ink"):
+    lines.find(np.full((1200, 900), 230, np.uint8))
+  noise = np.random.default_rng(0).integers(0, 256, (800, 800)).astype(np.uint8)
+  with pytest.raises(ImageError, match="no handwriting"):
+    lines.find(noise)
+
+
+def test_ctc_alignment_gives_each_label_its_frames():
+  frames = [0, 1, 1, 0, 2, 0, 2, 3]   # blank a a blank b blank b c
+  probs = np.full((8, 4), 0.01)
+  probs[np.arange(8), frames] = 0.97
+  assert ctc_align(probs, [1, 2, 2, 3], kind="probs").tolist() == [[1, 2], [4, 4], [6, 6], [7, 7]]
+  with pytest.raises(ValueError, match="do not fit"):
+    ctc_align(probs[:3], [1, 2, 2, 3], kind="probs")
+
+
+def write_iam_pages(root, rng):
+  """An IAM-format folder of two forms (writers 3: test, 5: training), each
+  three lines of three words, with real boxes: words.txt, forms.txt and the
+  word crops. Returns the texts of each form's lines."""
+  words, forms, texts = [], [], {}
+  for form, writer in (("a01-000u", 3), ("b02-010", 5)):
+    forms.append(f"{form} {writer:03d} 2 prt 7 5 52 36")
+    folder = root / "words" / form.split("-")[0] / form
+    folder.mkdir(parents=True)
+    texts[form] = []
+    for line in range(3):
+      x, y = 300, 700 + 150 * line
+      tokens = [random_text(rng).split()[0] for _ in range(2)] + ["."]
+      for k, token in enumerate(tokens):
+        crop = draw_line(token, rng, height=40) if token != "." else \
+            cv2.circle(np.full((20, 20), 255, np.uint8), (10, 12), 4, 20, -1)
+        word_id = f"{form}-{line:02d}-{k:02d}"
+        cv2.imwrite(str(folder / f"{word_id}.png"), crop)
+        h, w = crop.shape
+        words.append(f"{word_id} ok 180 {x} {y + 50 - h} {w} {h} NN {token}")
+        x += w + (4 if k == 1 else 60)   # the full stop right after its word
+      texts[form].append(" ".join(tokens[:2]) + ".")
+  words.append("a01-000u-03-00 err 180 -1 -1 -1 -1 NN lost")   # no box: left out
+  (root / "words.txt").write_text("\n".join(words) + "\n")
+  (root / "forms.txt").write_text("\n".join(forms) + "\n")
+  return texts
+
+
+def test_iam_pages_are_rebuilt_at_the_word_boxes(tmp_path):
+  texts = write_iam_pages(tmp_path, np.random.default_rng(2))
+  pages = {p.form: p for p in iam_pages.read_pages(str(tmp_path))}
+  assert set(pages) == {"a01-000u", "b02-010"}
+  page = pages["a01-000u"]
+  assert (page.split, page.writer, page.missing) == ("test", 3, 1)
+  assert [l.text for l in page.lines] == texts["a01-000u"]   # "word." not "word ."
+  image = iam_pages.render_page(page)
+  assert image.shape == page.size
+  for line in page.lines:   # ink inside every word box, paper between the lines
+    for word in line.words:
+      x0, y0, x1, y1 = word.box
+      assert image[y0:y1, x0:x1].min() < 60
+  gap = page.lines[0].box[3] + 20
+  assert image[gap:gap + 40].min() > 150
+  found = lines.find(image)
+  assert len(found.lines) == 3
+  for cut, truth in zip(found.lines, page.lines):
+    assert overlap(cut.box, truth.box) > 0.8
+  files = iam_pages.line_files(str(tmp_path))
+  assert [t for _, t, _ in files["test"]] == texts["a01-000u"]
+  assert [t for _, t, _ in files["train"]] == texts["b02-010"]
+  line_image = cv2.imread(files["train"][0][0], cv2.IMREAD_GRAYSCALE)
+  assert line_image.shape[0] < 100 and line_image.min() < 60
