@@ -1,7 +1,8 @@
-"""Reading word and line images, and pen strokes, from the command line (`hwr-read`).
+"""Reading pages, lines and words, and pen strokes, from the command line (`hwr-read`).
 
   hwr-read word.png line.jpg scans/ --workdir=runs/dev_byclass [--json] [--show=out.png]
   hwr-read word.png --workdir=runs/words --reader=crnn --decoder=beam_lm
+  hwr-read page.png scan.tif --workdir=runs/iam_lines [--json] [--show=out.png]
   hwr-read line.xml note.inkml strokes.ink.json inkfolder/ --workdir=runs/ondb
   python -m hwr_jax.read word.png --workdir=runs/dev_byclass
 
@@ -77,8 +78,9 @@ def parse_args(argv):
   parser.add_argument("--checkpoint", default="best", help="'best', 'latest' or a step")
   parser.add_argument("--json", action="store_true", help="print one JSON object per image")
   parser.add_argument("--show", metavar="OUT.png",
-                      help="write a picture of the segmentation (one image: this file; "
-                           "several: OUT-<name>.png)")
+                      help="write a picture of the reading: the segmentation, or a page's line "
+                           "and word boxes beside its text (one image: this file; several: "
+                           "OUT-<name>.png)")
   parser.add_argument("--no-case-by-size", action="store_true",
                       help="leave o/O, s/S, ... to the classifier alone")
   parser.add_argument("--no-word-rules", action="store_true",
@@ -94,6 +96,9 @@ def main(argv=None) -> int:
   kind = args.reader or {"crnn": "crnn", "ink": "ink"}.get(reader_kind(args.workdir), "segment")
   from hwr_jax.readers.base import IMAGE_EXTENSIONS
   files = expand_paths(args.images, INK_FOLDER_EXTENSIONS if kind == "ink" else IMAGE_EXTENSIONS)
+  if kind != "ink":   # a multi-page TIFF is read page by page
+    from hwr_jax.readers.base import image_pages
+    files = [page for f in files for page in image_pages(f)]
   if not files:
     parser.error("no ink files found" if kind == "ink" else "no images found")
   if args.cache_dir:
@@ -117,12 +122,49 @@ def main(argv=None) -> int:
   for path, reading in reader.iter_files(files, BATCH):
     failures += reading.error is not None
     print_reading(path, reading, args.json)
-    if args.show and reading.segmentation is not None:
-      from hwr_jax.readers.segmentation import save_picture
-      out = args.show if len(files) == 1 else \
-          f"{os.path.splitext(args.show)[0]}-{os.path.splitext(os.path.basename(path))[0]}.png"
-      save_picture(reading, out, os.path.basename(path))
+    if args.show and reading.error is None:
+      out = args.show if len(files) == 1 else f"{os.path.splitext(args.show)[0]}-{stem(path)}.png"
+      if reading.segmentation is not None:
+        from hwr_jax.readers.segmentation import save_picture
+        save_picture(reading, out, os.path.basename(path))
+      elif reading.lines and reading.lines[0].words is not None:
+        from hwr_jax.readers.base import load_image
+        save_page_picture(load_image(path), reading, out)
   return 1 if failures else 0
+
+
+def stem(path: str) -> str:
+  """A file's name without its extension; `scan.tif[2]` (a TIFF's page) -> `scan-2`."""
+  name = os.path.basename(path)
+  page = ""
+  if name.endswith("]") and "[" in name:
+    name, page = name[:-1].rsplit("[", 1)
+    page = "-" + page
+  return os.path.splitext(name)[0] + page
+
+
+def save_page_picture(image, reading, out_png: str) -> None:
+  """The page with its line boxes (blue) and word boxes (red), and beside it
+  each line's text at the height of its line."""
+  import cv2
+  import numpy as np
+  from hwr_jax.preprocess.image import to_gray
+  page = cv2.cvtColor(to_gray(image), cv2.COLOR_GRAY2BGR)
+  h, w = page.shape[:2]
+  heights = [l.box[3] - l.box[1] for l in reading.lines]
+  scale = max(0.5, float(np.median(heights)) / 60)
+  panel = np.full((h, max(w, 400), 3), 255, np.uint8)
+  for line in reading.lines:
+    x0, y0, x1, y1 = (int(round(v)) for v in line.box)
+    cv2.rectangle(page, (x0, y0), (x1, y1), (200, 80, 0), max(1, int(2 * scale)))
+    for word in line.words or []:
+      a, b, c, d = (int(round(v)) for v in word.box)
+      cv2.rectangle(page, (a, b), (c, d), (0, 0, 220), max(1, int(scale)))
+    cv2.putText(panel, f"{line.text}  ({line.confidence:.2f})", (10, (y0 + y1) // 2),
+                cv2.FONT_HERSHEY_SIMPLEX, 0.8 * scale, (0, 0, 0), max(1, int(2 * scale)),
+                cv2.LINE_AA)
+  if not cv2.imwrite(out_png, np.hstack([page, panel])):
+    raise OSError(f"cannot write {out_png}")
 
 
 def print_reading(path: str, reading, as_json: bool) -> None:
@@ -132,7 +174,7 @@ def print_reading(path: str, reading, as_json: bool) -> None:
     print(json.dumps({"file": path, **reading.to_json()}))
   elif reading.error is not None:
     print(f"{path}: cannot read: {reading.error}", file=sys.stderr)
-  elif reading.lines is not None:   # ink: one line of output per line of writing
+  elif reading.lines is not None and len(reading.lines) > 1:   # one output line per line
     for k, line in enumerate(reading.lines, 1):
       print(f"{path}:{k}\t{line.text}\t{line.confidence:.2f}")
   elif reading.confidence is not None:

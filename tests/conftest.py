@@ -91,3 +91,18 @@ def ink_run(tmp_path_factory):
   workdir = folder / "run"
   results = ink_training.train_and_evaluate(config, str(workdir))
   return folder, workdir, config, results
+
+
+@pytest.fixture(scope="session")
+def line_run(tmp_path_factory):
+  """(folder, workdir, results) of a small line model (a CRNN whose charset
+  has a space) trained briefly on 240 synthetic line images of the stroke letters
+  (`tests_helpers.write_line_folder`): the page reader's tests read pages
+  composed of such lines."""
+  from hwr_jax.training import words as word_training
+  from tests_helpers import tiny_line_config, write_line_folder
+  folder = tmp_path_factory.mktemp("lines")
+  write_line_folder(folder, 240)
+  workdir = folder / "run"
+  results = word_training.train_and_evaluate(tiny_line_config(folder), str(workdir))
+  return folder, workdir, results

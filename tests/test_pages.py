@@ -122,3 +122,44 @@ def test_iam_pages_are_rebuilt_at_the_word_boxes(tmp_path):
   assert [t for _, t, _ in files["train"]] == texts["b02-010"]
   line_image = cv2.imread(files["train"][0][0], cv2.IMREAD_GRAYSCALE)
   assert line_image.shape[0] < 100 and line_image.min() < 60
+
+
+def test_hwr_read_reads_pages_lines_and_tiff_pages(line_run, tmp_path):
+  """A line model reads a composed page as lines (--json: boxes, texts,
+  confidences, words with boxes inside their line), a multi-page TIFF page
+  by page, a single line as one line; bad files get a message each."""
+  import json
+  import subprocess
+  import sys
+
+  from conftest import ROOT
+  _, workdir, _ = line_run
+  rng = np.random.default_rng(5)
+  page, truth = compose_page(page_texts(rng, 4), rng)
+  cv2.imwrite(str(tmp_path / "page.png"), page)
+  cv2.imwritemulti(str(tmp_path / "scan.tif"), [page, compose_page(page_texts(rng, 2), rng)[0]])
+  cv2.imwrite(str(tmp_path / "line.png"), draw_line("zoo lxv", rng))
+  cv2.imwrite(str(tmp_path / "blank.png"), np.full((900, 700), 240, np.uint8))
+  (tmp_path / "broken.png").write_bytes(cv2.imencode(".png", page)[1].tobytes()[:5000])
+  run = subprocess.run(
+      [sys.executable, "-m", "hwr_jax.read", *(str(tmp_path / f) for f in
+       ("page.png", "scan.tif", "line.png", "blank.png", "broken.png")),
+       f"--workdir={workdir}", "--json", f"--show={tmp_path / 'show.png'}"],
+      capture_output=True, text=True, cwd=ROOT, timeout=300)
+  assert run.returncode == 1, run.stderr   # two files could not be read
+  out = [json.loads(l) for l in run.stdout.splitlines()]
+  assert [o["file"].rsplit("/", 1)[1] for o in out] == [
+      "page.png", "scan.tif[1]", "scan.tif[2]", "line.png", "blank.png", "broken.png"]
+  page_json = out[0]
+  assert len(page_json["lines"]) == 4 and page_json["text"].count("\n") == 3
+  for line, box in zip(page_json["lines"], truth):
+    assert overlap(line["box"], box) > 0.8 and 0 <= line["confidence"] <= 1
+    for word in line["words"]:
+      assert word["text"].strip() == word["text"] and word["text"]
+      assert overlap(word["box"], line["box"]) > 0.9
+    assert " ".join(w["text"] for w in line["words"]) == " ".join(line["text"].split())
+  assert len(out[1]["lines"]) == 4 and len(out[2]["lines"]) == 2
+  assert len(out[3]["lines"]) == 1 and out[3]["lines"][0]["box"][:2] == [0, 0]
+  assert "no ink" in out[4]["error"] and "not a readable image" in out[5]["error"]
+  for name in ("show-page.png", "show-scan-1.png", "show-scan-2.png"):   # --show: one picture per page
+    assert cv2.imread(str(tmp_path / name)) is not None

@@ -188,3 +188,29 @@ def compose_page(texts: list[str], rng: np.random.Generator, gap: float = 0.3,
   sheet = paper + rng.normal(0, noise, page.shape)
   page = np.clip(np.minimum(sheet, page.astype(np.float64)), 0, 255).astype(np.uint8)
   return page, boxes
+
+
+def write_line_folder(folder, n: int, seed: int = 0) -> list[str]:
+  """`n` line images of the stroke letters (1-2 words each) with labels.tsv."""
+  rng = np.random.default_rng(seed)
+  texts, rows = [], []
+  for i in range(n):
+    text = random_text(rng)
+    cv2.imwrite(str(folder / f"l{i}.png"), draw_line(text, rng, height=int(rng.integers(36, 60))))
+    texts.append(text)
+    rows.append(f"l{i}.png\t{text}")
+  (folder / "labels.tsv").write_text("\n".join(rows) + "\n")
+  return texts
+
+
+def tiny_line_config(folder, num_epochs: int = 4):
+  """A line model (its charset has a space) on a labels.tsv folder of lines."""
+  from configs import words as words_config
+  config = words_config.get_config()
+  config.words.update(source="folder", path=str(folder), height=24, buckets=(64, 128, 256),
+                      max_label_length=16)
+  config.model.update(conv_features=32, dense_features=64, lstm_features=48, dropout_rate=0.1)
+  config.data.validation_fraction = 0.1
+  config.update(batch_size=16, eval_batch_size=32, num_epochs=num_epochs, learning_rate=3e-3,
+                warmup_epochs=0.2, log_every_steps=10)
+  return config

@@ -139,10 +139,11 @@ def peaks(profile: np.ndarray, min_distance: float, min_height: float,
   `min_distance` apart, each standing out of the valleys around it by at
   least `prominence` of its height (two lines, not one line's halves)."""
   from scipy.signal import find_peaks
-  rows, props = find_peaks(profile, height=min_height, distance=max(1, min_distance),
+  padded = np.concatenate([[0.0], profile, [0.0]])   # paper beyond the edges: a peak may touch them
+  rows, props = find_peaks(padded, height=min_height, distance=max(1, min_distance),
                            prominence=0)
   keep = props["prominences"] >= prominence * props["peak_heights"]
-  return [int(r) for r in rows[keep]]
+  return [min(len(profile) - 1, max(0, int(r) - 1)) for r in rows[keep]]
 
 
 def find(page: np.ndarray) -> Layout:

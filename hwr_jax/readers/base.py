@@ -68,14 +68,36 @@ class Reading:
 
 def load_image(path: str) -> np.ndarray:
   """An image file as OpenCV reads it (any depth and channels); ImageError
-  when it is missing or not a readable image."""
+  when it is missing or not a readable image. `scan.tif[3]` is the third
+  page of a multi-page TIFF (`image_pages`)."""
   import cv2
+  page = None
+  if path.endswith("]") and "[" in path and not os.path.exists(path):
+    path, number = path[:-1].rsplit("[", 1)
+    page = int(number) if number.isdigit() else None
   if not os.path.exists(path):
     raise ImageError("file not found")
-  image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+  if page is not None:
+    ok, images = cv2.imreadmulti(path, start=page - 1, count=1, flags=cv2.IMREAD_UNCHANGED)
+    image = images[0] if ok and images else None
+  else:
+    image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
   if image is None:
     raise ImageError("not a readable image (unknown format or corrupt file)")
   return image
+
+
+def image_pages(path: str) -> list[str]:
+  """The pages of an image file to read: `path` itself, or for a TIFF of
+  several pages `path[1]`, `path[2]`, ... (what `load_image` reads)."""
+  import cv2
+  if not path.lower().endswith((".tif", ".tiff")) or not os.path.isfile(path):
+    return [path]
+  try:
+    count = cv2.imcount(path)
+  except cv2.error:
+    return [path]
+  return [path] if count <= 1 else [f"{path}[{k}]" for k in range(1, count + 1)]
 
 
 class Reader:

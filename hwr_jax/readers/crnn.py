@@ -121,8 +121,7 @@ class CRNNReader(Reader):
       words = self.word_boxes(text, probs, line, x0, step)
       lines.append(Line(text, confidence, line.box, words))
     text = "\n".join(l.text for l in lines)
-    confidence = lines[0].confidence if len(lines) == 1 else \
-        round(float(np.mean([l.confidence for l in lines])), 4)
+    confidence = round(float(np.prod([l.confidence for l in lines])), 4)   # as the ink reader's
     return Reading(text, [], None, confidence, frames=frames[0] if len(frames) == 1 else None,
                    lines=lines)
 
