@@ -22,6 +22,9 @@ def get_config():
   config = iam_words.get_config()
   config.words.source = "iam_lines"
   config.words.with_words = True
+  # An IAM-OnDB folder: its validation and test lines are kept out of the word
+  # language model too (it copies the same texts as IAM).
+  config.words.ondb_path = ""
   # Widths at height 32 (rebuilt lines: median 460 px, 99th percentile 910).
   config.words.buckets = (32, 64, 96, 128, 192, 256, 384, 512, 640, 768, 896, 1024)
   config.words.max_label_length = 100

@@ -23,7 +23,7 @@ RESUMABLE_CHANGES = ("num_epochs", "log_every_steps", "eval_batch_size",
                      "data.nist_dir", "data.mnist_dir", "data.download",
                      "data.tfds_data_dir", "data.train_images",
                      "data.train_labels", "data.test_images", "data.test_labels",
-                     "words.path", "ink.path", "distributed", "coordinator_address", "num_processes",
+                     "words.path", "words.ondb_path", "ink.path", "distributed", "coordinator_address", "num_processes",
                      "process_id", "stop_on_divergence")
 KINDS = ("best", "latest")
 # Keys that decide whether a checkpoint's weights fit a model at all.

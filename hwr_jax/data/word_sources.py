@@ -148,9 +148,14 @@ class LabeledWords:
     lines = [t for t in self.train[1] if " " in t]
     held_out = [t for split in ("validation", "test")
                 for t in iam.line_texts(self.config.words.path, split)]
+    what = "a validation or test writer's line"
+    if self.config.words.get("ondb_path"):   # IAM-OnDB copies the same texts
+      from hwr_jax.data import ondb
+      held_out += [l.text for l in ondb.read_lines(self.config.words.ondb_path).lines
+                   if l.split in ("validation", "test")]
+      what += " or an IAM-OnDB testset_v / testset_f line"
     kept, dropped = without_test_text(lines, held_out)
-    return kept, (f"{dropped} training lines sharing a word 6-gram with a validation or test "
-                  "writer's line left out")
+    return kept, f"{dropped} training lines sharing a word 6-gram with {what} left out"
 
   def train_batches(self, epoch: int, shard_index: int = 0, num_shards: int = 1,
                     start: int = 0):

@@ -56,8 +56,10 @@ class CRNNReader(Reader):
                         f"lines; use lexicon for single words.")
     if lm_weight < 0:
       raise ReaderError(f"lm_weight must be >= 0, not {lm_weight}.")
+    lm_lines = vocabulary.read_lm_lines(workdir) if workdir and self.reads_lines else None
     self.decoder = TextDecoder(self.charset, beam_width=beam_width, lm_weight=lm_weight,
-                               **decoder_resources(decoder, counts, lexicon_path, word_lm_path))
+                               **decoder_resources(decoder, counts, lexicon_path, word_lm_path,
+                                                   lm_lines))
 
   def probabilities(self, images: list[np.ndarray]) -> list[np.ndarray]:
     """(T_i, K + 1) per-frame probabilities of word images (blank = 0)."""
