@@ -210,6 +210,14 @@ def read_image(image, reader, drawn: bool, normalize: bool):
   except ImageError as e:
     return "", f"**Nothing to read:** {e}.", "", None
   ms = 1000 * (time.perf_counter() - start)
+  if reading.lines is not None:   # a line model: a page, a line or a word
+    import cv2
+    from hwr_jax.readers.base import page_picture
+    lines = " · ".join(f"line {k}: confidence {l.confidence:.2f}"
+                       for k, l in enumerate(reading.lines, 1))
+    picture = cv2.cvtColor(page_picture(image, reading), cv2.COLOR_BGR2RGB)
+    return (reading.text, f"{len(reading.lines)} line(s) · {lines} · read in {ms:.0f} ms", "",
+            picture)
   if is_crnn(reader):
     details = (f"confidence {reading.confidence:.2f} · read in {ms:.0f} ms\n\n"
                f"best beam alternatives:\n{alternatives_text(reader, reading)}")

@@ -128,8 +128,10 @@ def main(argv=None) -> int:
         from hwr_jax.readers.segmentation import save_picture
         save_picture(reading, out, os.path.basename(path))
       elif reading.lines and reading.lines[0].words is not None:
-        from hwr_jax.readers.base import load_image
-        save_page_picture(load_image(path), reading, out)
+        import cv2
+        from hwr_jax.readers.base import load_image, page_picture
+        if not cv2.imwrite(out, page_picture(load_image(path), reading)):
+          print(f"{path}: cannot write {out}", file=sys.stderr)
   return 1 if failures else 0
 
 
@@ -141,30 +143,6 @@ def stem(path: str) -> str:
     name, page = name[:-1].rsplit("[", 1)
     page = "-" + page
   return os.path.splitext(name)[0] + page
-
-
-def save_page_picture(image, reading, out_png: str) -> None:
-  """The page with its line boxes (blue) and word boxes (red), and beside it
-  each line's text at the height of its line."""
-  import cv2
-  import numpy as np
-  from hwr_jax.preprocess.image import to_gray
-  page = cv2.cvtColor(to_gray(image), cv2.COLOR_GRAY2BGR)
-  h, w = page.shape[:2]
-  heights = [l.box[3] - l.box[1] for l in reading.lines]
-  scale = max(0.5, float(np.median(heights)) / 60)
-  panel = np.full((h, max(w, 400), 3), 255, np.uint8)
-  for line in reading.lines:
-    x0, y0, x1, y1 = (int(round(v)) for v in line.box)
-    cv2.rectangle(page, (x0, y0), (x1, y1), (200, 80, 0), max(1, int(2 * scale)))
-    for word in line.words or []:
-      a, b, c, d = (int(round(v)) for v in word.box)
-      cv2.rectangle(page, (a, b), (c, d), (0, 0, 220), max(1, int(scale)))
-    cv2.putText(panel, f"{line.text}  ({line.confidence:.2f})", (10, (y0 + y1) // 2),
-                cv2.FONT_HERSHEY_SIMPLEX, 0.8 * scale, (0, 0, 0), max(1, int(2 * scale)),
-                cv2.LINE_AA)
-  if not cv2.imwrite(out_png, np.hstack([page, panel])):
-    raise OSError(f"cannot write {out_png}")
 
 
 def print_reading(path: str, reading, as_json: bool) -> None:

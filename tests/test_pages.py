@@ -163,3 +163,21 @@ def test_hwr_read_reads_pages_lines_and_tiff_pages(line_run, tmp_path):
   assert "no ink" in out[4]["error"] and "not a readable image" in out[5]["error"]
   for name in ("show-page.png", "show-scan-1.png", "show-scan-2.png"):   # --show: one picture per page
     assert cv2.imread(str(tmp_path / name)) is not None
+
+
+def test_the_demo_shows_an_uploaded_page_with_its_boxes_and_text(line_run, tmp_path):
+  """The demo's upload path (without a browser: its tests drive the upload
+  tab itself) reads a page with a line model: its text, a line per line, and
+  a picture of the page with line and word boxes beside the text."""
+  from hwr_jax import demo, readers
+  _, workdir, _ = line_run
+  rng = np.random.default_rng(6)
+  page, _ = compose_page(page_texts(rng, 3), rng)
+  cv2.imwrite(str(tmp_path / "page.png"), page)
+  reader = readers.load_reader(str(workdir))
+  text, details, _, picture = demo.read_image(str(tmp_path / "page.png"), reader, drawn=False,
+                                              normalize=False)
+  assert text.count("\n") == 2 and details.startswith("3 line(s)")
+  assert picture.shape[0] == page.shape[0] and picture.shape[1] > 2 * page.shape[1] - 10
+  boxes = (picture[..., 2].astype(int) - picture[..., 1] > 100)   # red word boxes, blue lines
+  assert boxes[:, :page.shape[1]].any() and not boxes[:, page.shape[1]:].any()

@@ -10,7 +10,7 @@ import numpy as np
 from hwr_jax.checkpoints import ModelLoadError as ReaderError  # noqa: F401  (the workdir's fault)
 from hwr_jax.data.ink_files import InkError
 from hwr_jax.preprocess import characters
-from hwr_jax.preprocess.image import ImageError  # noqa: F401  (the image's fault)
+from hwr_jax.preprocess.image import MAX_PIXELS, ImageError  # noqa: F401  (the image's fault)
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
 # What a reader says of an input it cannot read (the input's fault, not the model's).
@@ -77,6 +77,7 @@ def load_image(path: str) -> np.ndarray:
     page = int(number) if number.isdigit() else None
   if not os.path.exists(path):
     raise ImageError("file not found")
+  check_header(path)
   if page is not None:
     ok, images = cv2.imreadmulti(path, start=page - 1, count=1, flags=cv2.IMREAD_UNCHANGED)
     image = images[0] if ok and images else None
@@ -85,6 +86,43 @@ def load_image(path: str) -> np.ndarray:
   if image is None:
     raise ImageError("not a readable image (unknown format or corrupt file)")
   return image
+
+
+def check_header(path: str) -> None:
+  """ImageError for an empty file, or an image whose header says it has more
+  than MAX_PIXELS, before anything is decoded (memory stays bounded)."""
+  from PIL import Image
+  if os.path.getsize(path) == 0:
+    raise ImageError("the file is empty")
+  try:
+    with Image.open(path) as header:
+      width, height = header.size
+  except Exception:   # PIL raises many kinds for what it cannot read; OpenCV may still
+    return
+  if width * height > MAX_PIXELS:
+    raise ImageError(f"image of {width}x{height} pixels is too large (over "
+                     f"{MAX_PIXELS // 1_000_000} MP); scale it down or crop it to the text")
+
+
+def page_picture(image: np.ndarray, reading) -> np.ndarray:
+  """A page reading as a picture (BGR): the page with its line boxes (blue)
+  and word boxes (red), and beside it each line's text at its line's height."""
+  import cv2
+  from hwr_jax.preprocess.image import to_gray
+  page = cv2.cvtColor(to_gray(image), cv2.COLOR_GRAY2BGR)
+  h, w = page.shape[:2]
+  scale = max(0.5, float(np.median([l.box[3] - l.box[1] for l in reading.lines])) / 60)
+  panel = np.full((h, max(w, 400), 3), 255, np.uint8)
+  for line in reading.lines:
+    x0, y0, x1, y1 = (int(round(v)) for v in line.box)
+    cv2.rectangle(page, (x0, y0), (x1, y1), (200, 80, 0), max(1, int(2 * scale)))
+    for word in line.words or []:
+      a, b, c, d = (int(round(v)) for v in word.box)
+      cv2.rectangle(page, (a, b), (c, d), (0, 0, 220), max(1, int(scale)))
+    cv2.putText(panel, f"{line.text}  ({line.confidence:.2f})", (10, (y0 + y1) // 2),
+                cv2.FONT_HERSHEY_SIMPLEX, 0.8 * scale, (0, 0, 0), max(1, int(2 * scale)),
+                cv2.LINE_AA)
+  return np.hstack([page, panel])
 
 
 def image_pages(path: str) -> list[str]:
