@@ -124,6 +124,17 @@ def test_iam_pages_are_rebuilt_at_the_word_boxes(tmp_path):
   assert line_image.shape[0] < 100 and line_image.min() < 60
 
 
+def png_header(width: int, height: int) -> bytes:
+  """The first bytes of a PNG of that size: its signature, IHDR chunk and the
+  start of its (here empty) image data."""
+  import struct
+  import zlib
+  ihdr = b"IHDR" + struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+  return (b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + ihdr +
+          struct.pack(">I", zlib.crc32(ihdr)) + struct.pack(">I", 0) + b"IDAT" +
+          struct.pack(">I", zlib.crc32(b"IDAT")))
+
+
 def test_hwr_read_reads_pages_lines_and_tiff_pages(line_run, tmp_path):
   """A line model reads a composed page as lines (--json: boxes, texts,
   confidences, words with boxes inside their line), a multi-page TIFF page
@@ -141,15 +152,19 @@ def test_hwr_read_reads_pages_lines_and_tiff_pages(line_run, tmp_path):
   cv2.imwrite(str(tmp_path / "line.png"), draw_line("zoo lxv", rng))
   cv2.imwrite(str(tmp_path / "blank.png"), np.full((900, 700), 240, np.uint8))
   (tmp_path / "broken.png").write_bytes(cv2.imencode(".png", page)[1].tobytes()[:5000])
+  cv2.imwrite(str(tmp_path / "noise.png"), rng.integers(0, 256, (700, 900)).astype(np.uint8))
+  (tmp_path / "huge.png").write_bytes(png_header(12_000, 9_000))   # 108 MP, never decoded
   run = subprocess.run(
       [sys.executable, "-m", "hwr_jax.read", *(str(tmp_path / f) for f in
-       ("page.png", "scan.tif", "line.png", "blank.png", "broken.png")),
+       ("page.png", "scan.tif", "line.png", "blank.png", "broken.png", "noise.png",
+        "huge.png")),
        f"--workdir={workdir}", "--json", f"--show={tmp_path / 'show.png'}"],
       capture_output=True, text=True, cwd=ROOT, timeout=300)
-  assert run.returncode == 1, run.stderr   # two files could not be read
+  assert run.returncode == 1, run.stderr   # some files could not be read
   out = [json.loads(l) for l in run.stdout.splitlines()]
   assert [o["file"].rsplit("/", 1)[1] for o in out] == [
-      "page.png", "scan.tif[1]", "scan.tif[2]", "line.png", "blank.png", "broken.png"]
+      "page.png", "scan.tif[1]", "scan.tif[2]", "line.png", "blank.png", "broken.png",
+      "noise.png", "huge.png"]
   page_json = out[0]
   assert len(page_json["lines"]) == 4 and page_json["text"].count("\n") == 3
   for line, box in zip(page_json["lines"], truth):
@@ -161,6 +176,7 @@ def test_hwr_read_reads_pages_lines_and_tiff_pages(line_run, tmp_path):
   assert len(out[1]["lines"]) == 4 and len(out[2]["lines"]) == 2
   assert len(out[3]["lines"]) == 1 and out[3]["lines"][0]["box"][:2] == [0, 0]
   assert "no ink" in out[4]["error"] and "not a readable image" in out[5]["error"]
+  assert "no handwriting" in out[6]["error"] and "12000x9000 pixels is too large" in out[7]["error"]
   for name in ("show-page.png", "show-scan-1.png", "show-scan-2.png"):   # --show: one picture per page
     assert cv2.imread(str(tmp_path / name)) is not None
 

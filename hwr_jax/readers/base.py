@@ -91,14 +91,21 @@ def load_image(path: str) -> np.ndarray:
 def check_header(path: str) -> None:
   """ImageError for an empty file, or an image whose header says it has more
   than MAX_PIXELS, before anything is decoded (memory stays bounded)."""
+  import warnings
+
   from PIL import Image
   if os.path.getsize(path) == 0:
     raise ImageError("the file is empty")
-  try:
-    with Image.open(path) as header:
-      width, height = header.size
-  except Exception:   # PIL raises many kinds for what it cannot read; OpenCV may still
-    return
+  with warnings.catch_warnings():
+    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+    try:
+      with Image.open(path) as header:
+        width, height = header.size
+    except Image.DecompressionBombError as e:   # over PIL's own limit: far too large
+      raise ImageError(f"the image is too large ({e}); scale it down or crop it to the text"
+                       ) from None
+    except Exception:   # PIL raises many kinds for what it cannot read; OpenCV may still
+      return
   if width * height > MAX_PIXELS:
     raise ImageError(f"image of {width}x{height} pixels is too large (over "
                      f"{MAX_PIXELS // 1_000_000} MP); scale it down or crop it to the text")
