@@ -1,4 +1,4 @@
-"""Where word images for the CRNN come from: one small interface, three sources.
+"""Where word (and line) images for the CRNN come from: one small interface, four sources.
 
 A source has a charset, a fixed validation set (`validation`: prepared
 images, texts) and epochs of training batches (`train_batches`):
@@ -119,7 +119,7 @@ class LabeledWords:
                                 for t in self.train[1]])
     unreadable = bad_train + bad_val
     print(f"{path}: {len(self.train[0])} training and {len(self.validation[0])} validation "
-          f"word images, {len(self.charset)} characters; {len(train) - len(fits)} training "
+          f"images, {len(self.charset)} characters; {len(train) - len(fits)} training "
           f"texts skipped (empty, or longer than words.max_label_length="
           f"{config.words.max_label_length} or the widest bucket allows); {len(unreadable)} "
           "image files missing, empty or unreadable" +

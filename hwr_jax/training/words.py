@@ -122,8 +122,9 @@ class WordTask:
       print(f"{len(language[0])} training lines for language models ({language[1]})")
 
   def describe(self) -> str:
-    return (f"{self.config.words.source} words, {len(self.charset)} characters, "
-            f"{len(self.data.validation[0]):,} validation words")
+    kind = "lines" if " " in self.charset else "words"
+    return (f"{self.config.words.source} {kind}, {len(self.charset)} characters, "
+            f"{len(self.data.validation[0]):,} validation {kind}")
 
   def evaluate(self, workdir: str) -> dict:
     """The best checkpoint on the test split, best path (`--mode=evaluate`
