@@ -152,12 +152,17 @@ def charset_of(config, meta: dict) -> str:
 
 def load_model(workdir: str, checkpoint: str = "best", model_name: str | None = None,
                expect_config=None) -> Model:
-  """Restores a workdir's checkpoint ('best', 'latest' or a step number).
+  """Restores a workdir's checkpoint ('best', 'latest' or a step number), or
+  the weights of an exported model folder (`checkpoints/exported.py`).
   `model_name`: refuse another kind of model ('cnn', 'crnn'); `expect_config`:
   refuse a checkpoint whose model or label space differs from this config."""
   import ml_collections
-  path, step = checkpoints.find_checkpoint(workdir, checkpoint)
-  params, meta = checkpoints.restore_params(path)
+  if checkpoints.is_exported(workdir):   # a shipped model: one set of weights, no checkpoints
+    params, meta = checkpoints.read_exported(workdir)
+    path, step = workdir, meta["step"]
+  else:
+    path, step = checkpoints.find_checkpoint(workdir, checkpoint)
+    params, meta = checkpoints.restore_params(path)
   config = ml_collections.ConfigDict(meta["config"])
   if model_name is not None and config.model.name != model_name:
     raise ModelLoadError(f"{workdir} holds a {config.model.name!r} model, not a "

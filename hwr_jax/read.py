@@ -51,8 +51,12 @@ def reader_kind(workdir: str) -> str | None:
 def parse_args(argv):
   parser = argparse.ArgumentParser(prog="hwr-read", description=__doc__.split("\n\n")[0],
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument("images", nargs="+", help="image or ink files, or folders of them")
-  parser.add_argument("--workdir", required=True, help="workdir of a trained model")
+  parser.add_argument("images", nargs="*", help="image or ink files, or folders of them")
+  parser.add_argument("--workdir", help="workdir of a trained model (default: a pretrained "
+                      "model for each kind of input: --list-models)")
+  parser.add_argument("--model", metavar="NAME", help="a pretrained model by name")
+  parser.add_argument("--list-models", action="store_true",
+                      help="print the pretrained models, one line each, and exit")
   parser.add_argument("--reader", choices=["segment", "crnn", "ink"],
                       help="segment: cut into characters and classify them (a classifier "
                            "workdir); crnn: read whole words (a configs/words.py workdir); "
@@ -93,37 +97,91 @@ def parse_args(argv):
 
 def main(argv=None) -> int:
   parser, args = parse_args(argv)
-  kind = args.reader or {"crnn": "crnn", "ink": "ink"}.get(reader_kind(args.workdir), "segment")
-  from hwr_jax.readers.base import IMAGE_EXTENSIONS
-  files = expand_paths(args.images, INK_FOLDER_EXTENSIONS if kind == "ink" else IMAGE_EXTENSIONS)
-  if kind != "ink":   # a multi-page TIFF is read page by page
-    from hwr_jax.readers.base import image_pages
-    files = [page for f in files for page in image_pages(f)]
-  if not files:
-    parser.error("no ink files found" if kind == "ink" else "no images found")
+  if args.list_models:
+    return list_models()
+  if not args.images:
+    parser.error("give image or ink files, or folders of them (or --list-models)")
+  if args.workdir and args.model:
+    parser.error("--workdir or --model, not both")
   if args.cache_dir:
     os.environ["HWR_JAX_CACHE_DIR"] = args.cache_dir
   from hwr_jax import runtime
   runtime.set_xla_flags()   # before JAX is imported
-  from hwr_jax import readers
-  if kind in ("crnn", "ink"):
-    options = dict(decoder=args.decoder, beam_width=args.beam_width, lexicon_path=args.lexicon,
-                   lm_weight=args.lm_weight, word_lm_path=args.word_lm)
-  else:
-    options = dict(use_case_by_size=not args.no_case_by_size,
-                   use_word_rules=not args.no_word_rules, decoder=args.decoder,
-                   lexicon_path=args.lexicon)
+  from hwr_jax import pretrained
+  from hwr_jax.checkpoints import ModelLoadError
   try:
-    reader = readers.load_reader(args.workdir, kind, args.checkpoint, **options)
-  except (ValueError, OSError) as e:   # ReaderError; OSError: a lexicon file, ...
+    source = args.workdir or (pretrained.find(args.model) if args.model else None)
+  except ModelLoadError as e:
     print(f"error: {e}", file=sys.stderr)
     return 2
+  from hwr_jax.readers.base import IMAGE_EXTENSIONS, image_pages
+  if source is not None:   # one model reads every file
+    kind = args.reader or {"crnn": "crnn", "ink": "ink"}.get(reader_kind(source), "segment")
+    files = expand_paths(args.images, INK_FOLDER_EXTENSIONS if kind == "ink" else IMAGE_EXTENSIONS)
+    if not files:
+      parser.error("no ink files found" if kind == "ink" else "no images found")
+    runs = [(source, kind, files)]
+  else:                    # the default pretrained model of each kind of input
+    files = expand_paths(args.images, INK_FOLDER_EXTENSIONS + IMAGE_EXTENSIONS)
+    if not files:
+      parser.error("no images or ink files found")
+    runs = []
+    for path in files:
+      kind = "ink" if is_ink_file(path) else "image"
+      if not runs or runs[-1][1] != kind:
+        runs.append((None, kind, []))
+      runs[-1][2].append(path)
+    try:
+      runs = [(pretrained.find(pretrained.default_for(kind)), None, paths)
+              for _, kind, paths in runs]
+    except ModelLoadError as e:
+      print(f"error: {e}", file=sys.stderr)
+      return 2
+    runs = [(src, {"crnn": "crnn", "ink": "ink"}.get(reader_kind(src), "segment"), paths)
+            for src, _, paths in runs]
+  runs = [(src, kind, paths if kind == "ink" else [p for f in paths for p in image_pages(f)])
+          for src, kind, paths in runs]   # a multi-page TIFF is read page by page
+  from hwr_jax import readers
+  loaded = {}
+  failures, total = 0, sum(len(paths) for _, _, paths in runs)
+  for source, kind, paths in runs:
+    if kind in ("crnn", "ink"):
+      options = dict(decoder=args.decoder, beam_width=args.beam_width, lexicon_path=args.lexicon,
+                     lm_weight=args.lm_weight, word_lm_path=args.word_lm)
+    else:
+      options = dict(use_case_by_size=not args.no_case_by_size,
+                     use_word_rules=not args.no_word_rules, decoder=args.decoder,
+                     lexicon_path=args.lexicon)
+    if source not in loaded:
+      try:
+        loaded[source] = readers.load_reader(source, kind, args.checkpoint, **options)
+      except (ValueError, OSError) as e:   # ReaderError; OSError: a lexicon file, ...
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    failures += read_files(loaded[source], paths, args, total)
+  return 1 if failures else 0
+
+
+def is_ink_file(path: str) -> bool:
+  return path.lower().endswith(INK_FOLDER_EXTENSIONS + (".json",))
+
+
+def list_models() -> int:
+  from hwr_jax import pretrained
+  for name in pretrained.names():
+    info = pretrained.summary(name)
+    print(f"{name:16s} {info['task']}; {info['data']}; {info['result']}")
+  return 0
+
+
+def read_files(reader, files: list[str], args, total: int) -> int:
+  """Reads and prints `files` with `reader`; returns how many failed."""
   failures = 0
   for path, reading in reader.iter_files(files, BATCH):
     failures += reading.error is not None
     print_reading(path, reading, args.json)
     if args.show and reading.error is None:
-      out = args.show if len(files) == 1 else f"{os.path.splitext(args.show)[0]}-{stem(path)}.png"
+      out = args.show if total == 1 else f"{os.path.splitext(args.show)[0]}-{stem(path)}.png"
       if reading.segmentation is not None:
         from hwr_jax.readers.segmentation import save_picture
         save_picture(reading, out, os.path.basename(path))
@@ -132,7 +190,7 @@ def main(argv=None) -> int:
         from hwr_jax.readers.base import load_image, page_picture
         if not cv2.imwrite(out, page_picture(load_image(path), reading)):
           print(f"{path}: cannot write {out}", file=sys.stderr)
-  return 1 if failures else 0
+  return failures
 
 
 def stem(path: str) -> str:

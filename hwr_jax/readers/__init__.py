@@ -1,6 +1,6 @@
 """Readers of word and line images and of pen strokes, on top of `hwr_jax.inference`.
 
-  reader = hwr_jax.load_reader("runs/words", decoder="beam")
+  reader = hwr_jax.load_reader("runs/words", decoder="beam")   # or a pretrained model's name
   reading = reader.read(image)            # .text, .confidence, .characters, .frames
   readings = reader.read_many(images)     # batched; bad images get .error
   readings = reader.read_files(paths)
@@ -12,6 +12,8 @@ rules.py         the segmentation reader's word rules
 base.py          Reading, image files, batching
 """
 
+import os
+
 from hwr_jax.readers.base import (Character, ImageError, Reader, ReaderError,  # noqa: F401
                                   Reading, load_image)
 
@@ -20,15 +22,18 @@ READERS = ("segment", "crnn", "ink")
 
 def load_reader(workdir: str, reader: str | None = None, checkpoint: str = "best", *,
                 compilation_cache: bool = True, **options) -> Reader:
-  """The reader for a trained model's workdir: 'segment' for a character
+  """The reader for a trained model's workdir, or a pretrained model's name
+  (`hwr_jax.pretrained`: hwr-read --list-models): 'segment' for a character
   classifier, 'crnn' for a word model, 'ink' for an ink model (default:
   whichever the workdir holds).
   `options` go to the reader (CRNN: decoder, beam_width, lexicon_path, lm_weight;
   segmentation: use_case_by_size, use_word_rules). `compilation_cache`: keep
   compiled programs in the user's cache folder (`hwr_jax/cache.py`), so the
   next process that loads this model compiles nothing."""
-  from hwr_jax import inference
+  from hwr_jax import inference, pretrained
   from hwr_jax.checkpoints import load_workdir_config
+  if not os.path.isdir(workdir) and os.sep not in workdir and "/" not in workdir:
+    workdir = pretrained.find(workdir)   # a pretrained model's name
   if compilation_cache:
     inference.enable_compilation_cache()
   if reader is None:
