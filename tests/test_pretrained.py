@@ -1,0 +1,89 @@
+"""The pretrained models shipped in the package: each is complete (weights,
+config, model card, sha256 sums), within the size limits, loads by name and
+reads inputs the tests make; hwr-read uses them with no flags; an unknown name
+lists the known ones; a damaged weights file is one clear error."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from hwr_jax import pretrained
+from hwr_jax.checkpoints import CheckpointDamagedError, ModelLoadError
+from hwr_jax.checkpoints.exported import verify
+from tests_helpers import write_json, write_strokes
+
+NAMES = pretrained.names()
+MB = 1_000_000
+
+
+def test_models_are_shipped_within_the_size_limits():
+  assert "ondb-lines" in NAMES
+  sizes = {n: sum(os.path.getsize(os.path.join(pretrained.find(n), f))
+                  for f in os.listdir(pretrained.find(n))) for n in NAMES}
+  assert all(size <= 8 * MB for size in sizes.values()), sizes
+  assert sum(sizes.values()) <= 25 * MB, sizes
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_model_has_its_card_sums_and_summary(name):
+  folder = pretrained.find(name)
+  verify(folder)   # every file's sha256 as listed
+  card = open(os.path.join(folder, "MODEL.md"), encoding="utf-8").read()
+  for section in ("## Data", "## Training", "## Results", "## Speed", "## Licence"):
+    assert section in card, f"{name}/MODEL.md lacks {section!r}"
+  assert "python launch.py --config=configs/" in card   # the command that trained it
+  info = pretrained.summary(name)
+  assert info["name"] == name and info["task"] and info["result"]
+  config = json.load(open(os.path.join(folder, "config.json")))
+  paths = [v for v in json.dumps(config).split('"') if v.startswith("/")]
+  assert not paths, f"{name}/config.json names the training machine's folders: {paths}"
+
+
+def test_the_ink_model_reads_strokes_by_name():
+  import hwr_jax
+  reader = hwr_jax.load_reader("ondb-lines")
+  rng = np.random.default_rng(0)
+  strokes = write_strokes("clio", rng) + write_strokes("ozz", rng, origin=(0.0, 400.0))
+  reading = reader.read([s[:, :2] for s in strokes])
+  assert len(reading.lines) == 2 and 0 <= reading.confidence <= 1
+  assert all(line.text for line in reading.lines)
+
+
+def test_hwr_read_needs_no_flags_and_names_the_models(tmp_path):
+  rng = np.random.default_rng(1)
+  write_json(tmp_path / "note.ink.json", write_strokes("lion", rng))
+  run = subprocess.run([sys.executable, "-m", "hwr_jax.read", str(tmp_path / "note.ink.json")],
+                       capture_output=True, text=True, cwd=ROOT, timeout=300)
+  assert run.returncode == 0, run.stderr
+  path, text, confidence = run.stdout.strip().split("\t")
+  assert path.endswith("note.ink.json") and text and 0 <= float(confidence) <= 1
+  listed = subprocess.run([sys.executable, "-m", "hwr_jax.read", "--list-models"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=60)
+  assert [l.split()[0] for l in listed.stdout.splitlines()] == NAMES
+  unknown = subprocess.run([sys.executable, "-m", "hwr_jax.read", "x.png", "--model=nope"],
+                           capture_output=True, text=True, cwd=ROOT, timeout=60)
+  assert unknown.returncode == 2 and "ondb-lines" in unknown.stderr
+  with pytest.raises(ModelLoadError, match="No pretrained model 'nope'; the models are: .*ondb"):
+    pretrained.find("nope")
+
+
+def test_a_damaged_weights_file_is_one_clear_error(tmp_path):
+  import hwr_jax
+  copy = tmp_path / "ondb-lines"
+  shutil.copytree(pretrained.find("ondb-lines"), copy)
+  weights = copy / "model.safetensors"
+  data = bytearray(weights.read_bytes())
+  data[len(data) // 2] ^= 0xFF
+  weights.write_bytes(bytes(data))
+  with pytest.raises(CheckpointDamagedError, match="model.safetensors is damaged: its sha256"):
+    hwr_jax.load_reader(str(copy))
+  run = subprocess.run([sys.executable, "-m", "hwr_jax.read", "x.ink.json", f"--workdir={copy}"],
+                       capture_output=True, text=True, cwd=ROOT, timeout=120)
+  assert run.returncode == 2
+  assert run.stderr.count("error:") == 1 and "model.safetensors is damaged" in run.stderr
