@@ -1,6 +1,7 @@
 """Draw and read: a local web app (Gradio) that reads what you draw or upload.
 
-  hwr-demo --workdir=runs/dev_byclass [--workdir=runs/iam ...] [--port=7860]
+  hwr-demo                                  # the pretrained models
+  hwr-demo --workdir=runs/dev_byclass [--workdir=runs/iam ...] [--model=NAME] [--port=7860]
   python -m hwr_jax.demo --workdir=runs/dev_byclass
 
 Draw a character, a word or a short line on the canvas (mouse, pen or
@@ -9,7 +10,8 @@ strokes themselves (with their times), lines written one under another as
 lines; the other models read the canvas as an image. Or upload an image file, or
 take a picture with the camera. A character classifier shows its segmentation (boxes,
 each crop as the classifier sees it, the top 3 classes); a word model shows
-its text, confidence and the best beam alternatives. Drawings are normalized
+its text, confidence and the best beam alternatives; a line model reads an
+uploaded page and shows its line and word boxes beside its text. Drawings are normalized
 first (`preprocess/drawing.py`) so the readers see what they trained on.
 """
 
@@ -335,15 +337,22 @@ def launch(app, **options):
 
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(prog="hwr-demo", description=__doc__.split("\n\n")[0])
-  parser.add_argument("--workdir", action="append", required=True,
+  parser.add_argument("--workdir", action="append", default=[],
                       help="workdir of a trained model (repeat for several)")
+  parser.add_argument("--model", action="append", default=[], metavar="NAME",
+                      help="a pretrained model by name (repeat for several); with neither "
+                           "option: every pretrained model (hwr-read --list-models)")
   parser.add_argument("--host", default="127.0.0.1")
   parser.add_argument("--port", type=int, default=7860)
   args = parser.parse_args(argv)
   os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
   from hwr_jax import runtime
   runtime.set_xla_flags()
-  launch(build_app(args.workdir), server_name=args.host, server_port=args.port)
+  sources = args.workdir + args.model
+  if not sources:
+    from hwr_jax import pretrained
+    sources = pretrained.names()
+  launch(build_app(sources), server_name=args.host, server_port=args.port)
   return 0
 
 
