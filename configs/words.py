@@ -23,7 +23,7 @@ def get_config():
   config.model.dense_features = 128
   config.model.lstm_features = 128
   config.model.dropout_rate = 0.25
-  config.init_from = ""           # workdir of a character CNN to start the conv blocks from
+  config.init_from = ""   # fine-tune a word model (workdir or pretrained name); or a CNN workdir: its conv blocks
 
   config.words = ml_collections.ConfigDict()
   config.words.source = "synthetic"   # synthetic | folder (labels.tsv) | iam (words.txt)

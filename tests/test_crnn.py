@@ -193,3 +193,30 @@ def test_the_language_model_weight_reaches_the_decoder(word_workdir):
   with pytest.raises(ReaderError, match="lm_weight"):
     hwr_jax.load_reader(word_workdir, "crnn", decoder="beam_lm", lm_weight=-1.0,
                         compilation_cache=False)
+
+
+def test_fine_tuning_starts_from_a_word_model_and_adds_new_characters(word_workdir, tmp_path):
+  """init_from a word model's workdir (or a pretrained model's name): every
+  layer starts from it; its characters keep their output rows and a new one
+  ('#') gets a fresh row at the end; another architecture is refused."""
+  texts = ["ab#", "cd", "#ef", "gh"] * 8
+  write_word_images(tmp_path, [t.replace("#", "H") for t in texts])   # (no glyphs of '#')
+  (tmp_path / "labels.tsv").write_text(
+      "".join(f"w{i}.png\t{t}\n" for i, t in enumerate(texts)))
+  config = tiny_word_config(tmp_path, num_epochs=1)
+  config.words.update(source="folder", path=str(tmp_path))
+  config.init_from = word_workdir
+  task = train_words.WordTask(config)
+  base = inference.load_model(word_workdir)
+  assert task.charset == base.charset + "#"
+  params = task.init_state().params
+  output = max(params, key=lambda k: k.startswith("Dense") and int(k.split("_")[1]))
+  np.testing.assert_array_equal(params[output]["kernel"][:, :len(base.charset) + 1],
+                                base.params[output]["kernel"])
+  assert params[output]["kernel"].shape[1] == len(base.charset) + 2
+  for layer in params:
+    if layer != output:
+      jax.tree.map(np.testing.assert_array_equal, params[layer], base.params[layer])
+  config.model.lstm_features = 32
+  with pytest.raises(ValueError, match="model.lstm_features"):
+    train_words.WordTask(config)

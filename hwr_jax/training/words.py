@@ -21,13 +21,79 @@ from hwr_jax.training import trainer
 from hwr_jax.training.optimizer import TrainState, make_optimizer
 
 
-def create_train_state(config, charset: str, steps_per_epoch: int) -> TrainState:
+def create_train_state(config, charset: str, steps_per_epoch: int, base=None) -> TrainState:
+  """A fresh state; `base` (a word model of the same kind, `fine_tuning_base`)
+  or a character CNN's workdir (`config.init_from`) gives starting weights."""
   model = models.create_model(config, len(charset))
   params = jax.jit(model.init)(jax.random.key(config.seed), *models.init_inputs(config))["params"]
-  if config.get("init_from"):
+  if base is not None:
+    params = start_from(params, base, charset)
+  elif config.get("init_from"):
     params = init_from_classifier(params, config.init_from)
   return TrainState.create(apply_fn=model.apply, params=params,
                            tx=make_optimizer(config, steps_per_epoch))
+
+
+def fine_tuning_base(config):
+  """The model `config.init_from` names when it is a model of this config's
+  kind (a workdir or a pretrained model's name: fine-tuning), else None (a
+  character CNN's workdir, or nothing). A model of another architecture or
+  input geometry is refused, naming what differs."""
+  import os
+
+  from hwr_jax import checkpoints, pretrained
+  source = config.get("init_from")
+  if not source:
+    return None
+  if not os.path.exists(source) and "/" not in source:
+    source = pretrained.find(source)
+  saved = checkpoints.load_workdir_config(source)
+  if saved is None:
+    raise FileNotFoundError(f"init_from: {source} holds no trained model (no config.json).")
+  if saved.model.name != config.model.name:
+    if saved.model.name == "cnn" and config.model.get("backbone", "emnist") == "emnist":
+      return None   # a character CNN: init_from_classifier copies its conv blocks
+    raise ValueError(f"init_from: {source} holds a {saved.model.name!r} model; this config "
+                     f"trains a {config.model.name!r} model.")
+  keys = [k for k in checkpoints.MODEL_KEYS if k.startswith("model")] + \
+      ["words.height", "ink.points_per_frame"]
+  diffs = checkpoints.config_differences(saved.to_dict(), config.to_dict(), keys=keys)
+  if diffs:
+    raise ValueError(f"init_from: {source} was trained with other settings (its -> this "
+                     "config's):\n" + "\n".join(diffs) + "\nFine-tune with the config "
+                     "that trained it.")
+  return inference.load_model(source)
+
+
+def start_from(params: dict, base, charset: str) -> dict:
+  """`base`'s parameters in a model of `charset` (which starts with base's
+  charset: `fine_tuning_charset`): every layer copied; the output layer's
+  rows of base's characters (and the blank) copied, a new character's row
+  kept as initialized."""
+  import numpy as np
+  old = base.params
+  k_old, k_new = len(base.charset) + 1, len(charset) + 1
+
+  def merge(new, previous, path):
+    if isinstance(new, dict):
+      missing = set(new) - set(previous)
+      if missing:
+        raise ValueError(f"init_from: {path} lacks {sorted(missing)}: another architecture.")
+      return {k: merge(v, previous[k], f"{path}/{k}") for k, v in new.items()}
+    new, previous = np.asarray(new), np.asarray(previous)
+    if new.shape == previous.shape:
+      return previous
+    if new.shape[:-1] == previous.shape[:-1] and (previous.shape[-1], new.shape[-1]) == (k_old,
+                                                                                         k_new):
+      return np.concatenate([previous, new[..., k_old:]], -1)   # the output layer
+    raise ValueError(f"init_from: {path} has shape {previous.shape} there, {new.shape} here.")
+  return merge(jax.device_get(params), old, "params")
+
+
+def fine_tuning_charset(base_charset: str, data_charset: str) -> str:
+  """The base model's characters, then the new ones of the data (each new
+  character gets a new output row)."""
+  return base_charset + "".join(sorted(set(data_charset) - set(base_charset)))
 
 
 def init_from_classifier(params: dict, workdir: str) -> dict:
@@ -84,6 +150,9 @@ class WordTask:
   def __init__(self, config, data=None):
     self.config = config
     self.data = data or word_sources.create(config)
+    self.base = fine_tuning_base(config)
+    if self.base is not None:   # fine-tuning: the base model's outputs, and any new characters
+      self.data.charset = fine_tuning_charset(self.base.charset, self.data.charset)
     self.charset = self.data.charset
     self.steps_per_epoch = self.data.steps_per_epoch
     self.train_step = functools.partial(train_step, seed=config.seed)
@@ -92,7 +161,7 @@ class WordTask:
     self._decoder = TextDecoder(self.charset)
 
   def init_state(self) -> TrainState:
-    return create_train_state(self.config, self.charset, self.steps_per_epoch)
+    return create_train_state(self.config, self.charset, self.steps_per_epoch, self.base)
 
   def validate(self, state, mesh, train: dict) -> tuple[dict, float, str]:
     inputs, texts = self.data.validation
