@@ -60,7 +60,6 @@ class Model:
   path: str                     # the checkpoint folder
 
   def __post_init__(self):
-    self.module = models.create_model(self.config, len(self.charset))
     self.name = self.config.model.name
     if self.name == "crnn":
       from hwr_jax.preprocess.word_input import InputGeometry
@@ -68,23 +67,31 @@ class Model:
     elif self.name == "ink":
       from hwr_jax.preprocess.ink import InkGeometry
       self.geometry = InkGeometry.of(self.config)
-    module, name = self.module, self.name
-
-    def probabilities(params, batch):
-      if name == "ink":
-        args = (batch["ink"], batch["length"])
-      else:
-        images = models.to_float(batch["image"])
-        args = (images, batch["length"]) if name == "crnn" else (images,)
-      return jax.nn.softmax(module.apply({"params": params}, *args))
-
+    self._module = None
     # Compiled forward passes, pure functions of (params, input); each is
     # compiled on its first call for each input shape.
     self.logits_fn = jax.jit(   # classifier: uint8 images -> logits
-        lambda params, images: module.apply({"params": params}, models.to_float(images)))
+        lambda params, images: self.module.apply({"params": params}, models.to_float(images)))
     # classifier: {'image'} -> (B, K); CRNN: {'image', 'length'} -> (B, T, K + 1);
     # ink: {'ink', 'length'} -> (B, T, K + 1)
-    self.probabilities_fn = jax.jit(probabilities)
+    self.probabilities_fn = exported_probabilities(self) or jax.jit(self.probabilities)
+
+  @property
+  def module(self):
+    """The flax module (made on first use: a reader whose forward pass comes
+    from the cache folder never imports flax)."""
+    if self._module is None:
+      self._module = models.create_model(self.config, len(self.charset))
+    return self._module
+
+  def probabilities(self, params, batch):
+    """The forward pass as probabilities (softmax), traced by jax.jit."""
+    if self.name == "ink":
+      args = (batch["ink"], batch["length"])
+    else:
+      images = models.to_float(batch["image"])
+      args = (images, batch["length"]) if self.name == "crnn" else (images,)
+    return jax.nn.softmax(self.module.apply({"params": params}, *args))
 
   # -- prediction -----------------------------------------------------------
 
@@ -138,6 +145,79 @@ class Model:
   def _expect(self, name: str) -> None:
     if self.name != name:
       raise ModelLoadError(f"{self.path} holds a {self.name!r} model, not a {name!r} model.")
+
+
+EXPORT_FORMAT = 1
+
+
+def exported_probabilities(model: Model):
+  """`model.probabilities` as a compiled `jax.export` program with symbolic
+  batch and width, kept in the cache folder (`cache_dir()/exported/`, keyed
+  by the model's settings, charset size, parameter shapes and the JAX
+  version): a later process deserializes it instead of tracing the flax model
+  (a second or more per model on 2 cores), and one program covers every
+  batch and width. None (trace as usual) when no compilation cache is
+  configured (`enable_compilation_cache`: the readers), with several devices,
+  or when exporting fails."""
+  import hashlib
+  import json
+  cache_dir = jax.config.jax_compilation_cache_dir
+  if not cache_dir or jax.device_count() != 1:
+    return None
+  try:
+    from jax import export
+    import flatbuffers  # noqa: F401  (what serialization needs)
+  except ImportError:
+    return None
+  config = model.config
+  leaves = jax.tree_util.tree_flatten_with_path(model.params)[0]
+  key = json.dumps([EXPORT_FORMAT, jax.__version__, config.model.to_dict(),
+                    config.get("words", {}).get("height"),
+                    config.get("ink", {}).get("points_per_frame"), len(model.charset),
+                    [(jax.tree_util.keystr(k), v.shape, str(v.dtype)) for k, v in leaves]],
+                   sort_keys=True, default=str)
+  path = os.path.join(os.path.dirname(cache_dir.rstrip(os.sep)), "exported",
+                      hashlib.sha256(key.encode()).hexdigest()[:24] + ".jaxexport")
+  program = None
+  try:
+    with open(path, "rb") as f:
+      program = export.deserialize(bytearray(f.read()))
+  except Exception:   # noqa: BLE001 (absent, or written by another version: export again)
+    program = None
+  if program is None:
+    try:
+      program = export.export(jax.jit(model.probabilities))(
+          jax.tree.map(lambda v: jax.ShapeDtypeStruct(v.shape, v.dtype), model.params),
+          symbolic_batch(model))
+    except Exception:   # noqa: BLE001 (an op without shape polymorphism: trace as usual)
+      return None
+    try:
+      os.makedirs(os.path.dirname(path), exist_ok=True)
+      with open(path + ".tmp", "wb") as f:
+        f.write(program.serialize())
+      os.replace(path + ".tmp", path)
+    except OSError:
+      pass
+  return jax.jit(program.call)
+
+
+def symbolic_batch(model: Model) -> dict:
+  """The model's input batch with symbolic batch size and width (a multiple
+  of what the model pools it by)."""
+  import jax.numpy as jnp
+  from jax import export
+  if model.name == "cnn":
+    (b,) = export.symbolic_shape("b")
+    return {"image": jax.ShapeDtypeStruct((b, 28, 28), jnp.uint8)}
+  b, w = export.symbolic_shape("b, w")
+  if model.name == "crnn":
+    step = model.geometry.columns_per_frame
+    return {"image": jax.ShapeDtypeStruct((b, model.geometry.height, step * w), jnp.uint8),
+            "length": jax.ShapeDtypeStruct((b,), jnp.int32)}
+  from hwr_jax.preprocess.ink import NUM_FEATURES
+  step = model.config.ink.points_per_frame
+  return {"ink": jax.ShapeDtypeStruct((b, step * w, NUM_FEATURES), jnp.float32),
+          "length": jax.ShapeDtypeStruct((b,), jnp.int32)}
 
 
 def charset_of(config, meta: dict) -> str:

@@ -13,9 +13,20 @@ from hwr_jax.checkpoints.errors import (CheckpointDamagedError,  # noqa: F401
                                         CheckpointMismatchError, CheckpointSaveError,
                                         ModelLoadError)
 from hwr_jax.checkpoints.exported import is_exported, read_exported  # noqa: F401
-from hwr_jax.checkpoints.params import restore_params  # noqa: F401
-from hwr_jax.checkpoints.step import tree_sha256  # noqa: F401
-from hwr_jax.checkpoints.store import KEEP_LATEST, CheckpointStore  # noqa: F401
-from hwr_jax.checkpoints.workdir import (DAMAGED, MODEL_KEYS, RESUMABLE_CHANGES,  # noqa: F401
-                                         Step, best_of, config_differences, find_checkpoint,
-                                         kept_steps, load_workdir_config, save_workdir_config)
+
+# The rest on first use: orbax (store, params, step) takes a third of a second
+# to import, which a reader of a shipped model (no orbax checkpoint) never needs.
+_LAZY = {
+    "restore_params": "params", "tree_sha256": "step", "KEEP_LATEST": "store",
+    "CheckpointStore": "store", "DAMAGED": "workdir", "MODEL_KEYS": "workdir",
+    "RESUMABLE_CHANGES": "workdir", "Step": "workdir", "best_of": "workdir",
+    "config_differences": "workdir", "find_checkpoint": "workdir", "kept_steps": "workdir",
+    "load_workdir_config": "workdir", "save_workdir_config": "workdir",
+}
+
+
+def __getattr__(name):
+  if name in _LAZY:
+    import importlib
+    return getattr(importlib.import_module(f"hwr_jax.checkpoints.{_LAZY[name]}"), name)
+  raise AttributeError(f"module 'hwr_jax.checkpoints' has no attribute {name!r}")
