@@ -39,9 +39,13 @@ def expand_paths(paths: list[str], extensions: tuple[str, ...]) -> list[str]:
 
 
 def reader_kind(workdir: str) -> str | None:
-  """'ink' when the workdir holds an ink model (read from its config.json)."""
+  """The kind of model ('cnn', 'crnn', 'ink') a workdir holds (its
+  config.json), or an exported .onnx file (the .json beside it)."""
   import json
   try:
+    if workdir.endswith(".onnx"):
+      with open(os.path.splitext(workdir)[0] + ".json") as f:
+        return json.load(f).get("kind")
     with open(os.path.join(workdir, "config.json")) as f:
       return json.load(f).get("model", {}).get("name")
   except (OSError, ValueError):
@@ -55,6 +59,9 @@ def parse_args(argv):
   parser.add_argument("--workdir", help="workdir of a trained model (default: a pretrained "
                       "model for each kind of input: --list-models)")
   parser.add_argument("--model", metavar="NAME", help="a pretrained model by name")
+  parser.add_argument("--onnx", metavar="FILE.onnx",
+                      help="a model exported with hwr-export: read with onnxruntime alone "
+                           "(no JAX needed; best_path and beam decoders)")
   parser.add_argument("--list-models", action="store_true",
                       help="print the pretrained models, one line each, and exit")
   parser.add_argument("--reader", choices=["segment", "crnn", "ink"],
@@ -101,8 +108,8 @@ def main(argv=None) -> int:
     return list_models()
   if not args.images:
     parser.error("give image or ink files, or folders of them (or --list-models)")
-  if args.workdir and args.model:
-    parser.error("--workdir or --model, not both")
+  if sum(bool(x) for x in (args.workdir, args.model, args.onnx)) > 1:
+    parser.error("one of --workdir, --model and --onnx")
   if args.cache_dir:
     os.environ["HWR_JAX_CACHE_DIR"] = args.cache_dir
   from hwr_jax import runtime
@@ -110,7 +117,7 @@ def main(argv=None) -> int:
   from hwr_jax import pretrained
   from hwr_jax.checkpoints import ModelLoadError
   try:
-    source = args.workdir or (pretrained.find(args.model) if args.model else None)
+    source = args.workdir or args.onnx or (pretrained.find(args.model) if args.model else None)
   except ModelLoadError as e:
     print(f"error: {e}", file=sys.stderr)
     return 2

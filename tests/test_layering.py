@@ -16,10 +16,10 @@ LAYERS = {
     "preprocess": 1, "language": 1,     # image -> model input; lexicons, n-grams, word lists
     "data": 2, "ctc": 2,                # sources and batches; decoders
     "models": 3, "checkpoints": 3,
-    "inference": 4, "pretrained": 4,    # restore + compiled prediction; shipped models
-    "evaluators": 5, "readers": 5,
+    "inference": 4, "pretrained": 4, "onnx_inference": 4,    # restore + compiled prediction; shipped models
+    "evaluators": 5, "readers": 5, "exporting": 5,
     "training": 6,
-    "read": 7, "demo": 7, "__init__": 7,   # entry points (the package's load_reader)
+    "read": 7, "demo": 7, "export": 7, "__init__": 7,   # entry points (the package's load_reader)
 }
 SHARED_BY_READERS = ("base", "rules")
 

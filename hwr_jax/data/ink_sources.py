@@ -17,7 +17,6 @@ import numpy as np
 
 from hwr_jax.data import ink_files, word_batches
 from hwr_jax.data.errors import DataError
-from hwr_jax.data.word_sources import read_labels_tsv
 from hwr_jax.preprocess import ink
 from hwr_jax.preprocess.word_input import frames_needed
 
@@ -139,6 +138,7 @@ def split_pairs(config, split: str | None = None):
             f"differ in number: {', '.join(catalogue.skipped_forms)})")
     return pick(train_splits), pick(("validation",))
   if source == "folder":
+    from hwr_jax.data.word_sources import read_labels_tsv   # (word sources import JAX)
     pairs = read_labels_tsv(path)
     n_val = max(1, int(round(len(pairs) * config.data.validation_fraction)))
     train, validation = pairs[:-n_val], pairs[-n_val:]

@@ -133,9 +133,12 @@ class LabeledWords:
     return len(self.train[0]) // self.config.batch_size
 
   def training_vocabulary(self) -> collections.Counter:
-    """The training texts' words and how often each occurs (for the readers'
-    lexicon and language model: never the validation or test texts)."""
-    return collections.Counter(w for text in self.train[1] for w in text.split())
+    """The training words and how often each occurs (for the readers' lexicon
+    and language model: never the validation or test texts): each text of a
+    word source (IAM's 'M Ps' is one entry), the words of a line source's."""
+    if self.config.words.source == "iam_lines":
+      return collections.Counter(w for text in self.train[1] for w in text.split())
+    return collections.Counter(self.train[1])
 
   def language_lines(self) -> tuple[list[str], str] | None:
     """(the training lines a word language model may be built from, what was

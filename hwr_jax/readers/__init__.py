@@ -22,14 +22,20 @@ READERS = ("segment", "crnn", "ink")
 
 def load_reader(workdir: str, reader: str | None = None, checkpoint: str = "best", *,
                 compilation_cache: bool = True, **options) -> Reader:
-  """The reader for a trained model's workdir, or a pretrained model's name
-  (`hwr_jax.pretrained`: hwr-read --list-models): 'segment' for a character
+  """The reader for a trained model's workdir, a pretrained model's name
+  (`hwr_jax.pretrained`: hwr-read --list-models) or an exported model's
+  .onnx file (read with onnxruntime, no JAX): 'segment' for a character
   classifier, 'crnn' for a word model, 'ink' for an ink model (default:
   whichever the workdir holds).
   `options` go to the reader (CRNN: decoder, beam_width, lexicon_path, lm_weight;
   segmentation: use_case_by_size, use_word_rules). `compilation_cache`: keep
   compiled programs in the user's cache folder (`hwr_jax/cache.py`), so the
   next process that loads this model compiles nothing."""
+  if workdir.endswith(".onnx"):   # an exported model: onnxruntime, no JAX
+    from hwr_jax import onnx_inference
+    model = onnx_inference.load_model(workdir)
+    reader = reader or {"crnn": "crnn", "ink": "ink"}.get(model.name, "segment")
+    return _reader_class(reader)("", checkpoint, model=model, **options)
   from hwr_jax import inference, pretrained
   from hwr_jax.checkpoints import load_workdir_config
   if not os.path.isdir(workdir) and os.sep not in workdir and "/" not in workdir:
@@ -40,13 +46,17 @@ def load_reader(workdir: str, reader: str | None = None, checkpoint: str = "best
     config = load_workdir_config(workdir)
     name = config.get("model", {}).get("name") if config is not None else None
     reader = {"crnn": "crnn", "ink": "ink"}.get(name, "segment")
+  return _reader_class(reader)(workdir, checkpoint, **options)
+
+
+def _reader_class(reader: str):
   if reader == "ink":
     from hwr_jax.readers.ink import InkReader
-    return InkReader(workdir, checkpoint, **options)
+    return InkReader
   if reader == "crnn":
     from hwr_jax.readers.crnn import CRNNReader
-    return CRNNReader(workdir, checkpoint, **options)
+    return CRNNReader
   if reader == "segment":
     from hwr_jax.readers.segmentation import SegmentationReader
-    return SegmentationReader(workdir, checkpoint, **options)
+    return SegmentationReader
   raise ReaderError(f"Unknown reader {reader!r}; choose from {READERS}.")

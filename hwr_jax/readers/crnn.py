@@ -11,7 +11,6 @@ import dataclasses
 
 import numpy as np
 
-from hwr_jax import inference
 from hwr_jax.ctc.text_decoder import DECODERS, TextDecoder
 from hwr_jax.data import vocabulary
 from hwr_jax.language.defaults import decoder_resources
@@ -38,13 +37,14 @@ class CRNNReader(Reader):
 
   def __init__(self, workdir: str, checkpoint: str = "best", decoder: str = "best_path",
                beam_width: int = 16, lexicon_path: str | None = None,
-               model: inference.Model | None = None, lm_weight: float = 0.5,
+               model=None, lm_weight: float = 0.5,
                word_lm_path: str | None = None):
     if decoder not in DECODERS:
       raise ReaderError(f"Unknown decoder {decoder!r}; choose from {DECODERS}.")
     if model is None:
       expect_model(workdir, "crnn", "the CRNN reader needs a word model "
                    "(python launch.py --config=configs/words.py)")
+      from hwr_jax import inference   # (here: a model given, e.g. onnxruntime's, needs no JAX)
       model = inference.load_model(workdir, checkpoint, model_name="crnn")
     self.model, self.config, self.charset = model, model.config, model.charset
     self.decoder_name = decoder

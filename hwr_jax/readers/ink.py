@@ -11,7 +11,6 @@ import dataclasses
 
 import numpy as np
 
-from hwr_jax import inference
 from hwr_jax.ctc.text_decoder import TextDecoder
 from hwr_jax.data import ink_files, vocabulary
 from hwr_jax.language.defaults import decoder_resources
@@ -42,13 +41,14 @@ class InkReader(Reader):
 
   def __init__(self, workdir: str, checkpoint: str = "best", decoder: str = "best_path",
                beam_width: int = 16, lexicon_path: str | None = None,
-               model: inference.Model | None = None, lm_weight: float = 0.5,
+               model=None, lm_weight: float = 0.5,
                word_lm_path: str | None = None):
     if decoder not in DECODERS:
       raise ReaderError(f"The ink reader reads lines with {DECODERS}, not {decoder!r}.")
     if model is None:
       expect_model(workdir, "ink", "the ink reader needs an ink model "
                    "(python launch.py --config=configs/ondb_lines.py)")
+      from hwr_jax import inference   # (here: a model given, e.g. onnxruntime's, needs no JAX)
       model = inference.load_model(workdir, checkpoint, model_name="ink")
     if lm_weight < 0:
       raise ReaderError(f"lm_weight must be >= 0, not {lm_weight}.")

@@ -6,7 +6,6 @@ the word rules (`rules.py`), or read each word as the best dictionary word
 
 import numpy as np
 
-from hwr_jax import inference
 from hwr_jax.preprocess import characters
 from hwr_jax.readers import rules
 from hwr_jax.readers.base import Character, Reader, ReaderError, Reading, expect_model
@@ -23,11 +22,12 @@ class SegmentationReader(Reader):
   classifier (a configs/balanced.py, byclass.py or dev_*.py workdir)."""
 
   def __init__(self, workdir: str, checkpoint: str = "best", use_case_by_size: bool = True,
-               use_word_rules: bool = True, model: inference.Model | None = None,
+               use_word_rules: bool = True, model=None,
                decoder: str = "best_path", lexicon_path: str | None = None):
     if model is None:
       expect_model(workdir, "cnn", "the segmentation reader needs a character classifier "
                    "(python launch.py --config=configs/dev_byclass.py)")
+      from hwr_jax import inference   # (here: a model given, e.g. onnxruntime's, needs no JAX)
       model = inference.load_model(workdir, checkpoint, model_name="cnn")
     self.model = model
     self.charset = self.model.charset

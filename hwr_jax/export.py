@@ -1,0 +1,127 @@
+"""Exporting a trained model to ONNX, to run without JAX (`hwr-export`).
+
+  hwr-export --model=ondb-lines --out=ondb-lines.onnx
+  hwr-export --workdir=runs/iam_lines --out=iam-lines.onnx --verify page.png line.png
+  hwr-export --workdir=runs/dev_byclass --out=byclass.onnx
+
+Writes OUT (the graph: `hwr_jax/exporting/onnx_graph.py`; fp32, dynamic batch
+and width or length) and OUT with .json for .onnx: what a reader needs beside
+the graph (the charset, the model kind, its input geometry, the decoders it
+reads with); the same settings are in the graph's metadata. `--verify` reads
+the given images (or ink files) with the JAX model and with onnxruntime on
+the exported file and reports the largest difference of log-probabilities
+over the valid frames and how many texts agree (best path).
+"""
+
+import argparse
+import json
+import os
+import sys
+
+
+def settings(model) -> dict:
+  """What a reader of the exported graph needs besides it."""
+  from hwr_jax.checkpoints.exported import without_paths
+  out = {"format": 1, "kind": model.name, "charset": model.charset,
+         "outputs": "log_probs (blank = 0 for sequence models)",
+         "config": without_paths(model.config.to_dict())}
+  if model.name == "crnn":
+    geometry = model.geometry
+    out.update(height=geometry.height, buckets=list(geometry.buckets),
+               columns_per_frame=geometry.columns_per_frame, reads_lines=" " in model.charset,
+               decoders=["best_path", "beam"])
+  elif model.name == "ink":
+    out.update(buckets=list(model.geometry.buckets),
+               points_per_frame=model.config.ink.points_per_frame, reads_lines=True,
+               decoders=["best_path", "beam"])
+  return out
+
+
+def verify(model, session, paths: list[str]) -> dict:
+  """Largest |log-probability difference| over valid frames and the share of
+  best-path texts that agree, JAX against onnxruntime, on `paths`."""
+  import numpy as np
+
+  from hwr_jax.ctc.decoders import best_path_decode
+  from hwr_jax.readers.base import load_image
+  from hwr_jax.preprocess.image import to_gray
+  if model.name == "cnn":
+    raise SystemExit("--verify reads sequences (word, line and ink models).")
+  if model.name == "ink":
+    from hwr_jax.data.ink_files import read_ink
+    from hwr_jax.preprocess import ink
+    inputs = [ink.normalize(line) for p in paths for line in ink.split_lines(read_ink(p))]
+    jax_probs = model.ink_frame_probabilities(inputs)
+  else:
+    from hwr_jax.preprocess.word_input import normalize
+    inputs = [normalize(to_gray(load_image(p)), model.geometry) for p in paths]
+    jax_probs = model.frame_probabilities(inputs, prepared=True)
+  import jax
+
+  from hwr_jax import models
+
+  @jax.jit
+  def log_probs(params, x, lengths):   # the JAX model's log-softmax (not log of a softmax)
+    x = x if model.name == "ink" else models.to_float(x)
+    return jax.nn.log_softmax(model.module.apply({"params": params}, x, lengths))
+
+  worst, same = 0.0, 0
+  for item, probs in zip(inputs, jax_probs):
+    frames = len(probs)
+    if model.name == "ink":
+      k = model.config.ink.points_per_frame
+      padded = np.zeros((1, frames * k, item.shape[1]), np.float32)
+      padded[0, :len(item)] = item[:frames * k]
+      feeds = {"ink": padded}
+    else:
+      feeds = {"images": item[None, :, :frames * model.geometry.columns_per_frame]}
+    lengths = np.array([frames], np.int32)
+    got = session.run(None, {**feeds, "lengths": lengths})[0][0, :frames]
+    expected = np.asarray(log_probs(model.params, *feeds.values(), lengths))[0, :frames]
+    worst = max(worst, float(np.abs(got - expected).max()))
+    same += best_path_decode(got[None])[0] == best_path_decode(probs[None])[0]
+  return {"inputs": len(inputs), "max_abs_log_prob_difference": worst,
+          "same_best_path_text": same}
+
+
+def main(argv=None) -> int:
+  parser = argparse.ArgumentParser(prog="hwr-export", description=__doc__.split("\n\n")[0])
+  source = parser.add_mutually_exclusive_group(required=True)
+  source.add_argument("--workdir", help="workdir of a trained model")
+  source.add_argument("--model", metavar="NAME", help="a pretrained model by name")
+  parser.add_argument("--out", required=True, help="the .onnx file to write")
+  parser.add_argument("--checkpoint", default="best")
+  parser.add_argument("--verify", nargs="+", metavar="FILE",
+                      help="images or ink files to compare JAX and onnxruntime on")
+  args = parser.parse_args(argv)
+  from hwr_jax import runtime
+  runtime.set_xla_flags()
+  from hwr_jax import inference, pretrained
+  from hwr_jax.exporting.onnx_graph import to_onnx
+  try:
+    folder = args.workdir or pretrained.find(args.model)
+    model = inference.load_model(folder, args.checkpoint)
+  except (ValueError, OSError) as e:
+    print(f"error: {e}", file=sys.stderr)
+    return 2
+  info = settings(model)
+  proto = to_onnx(model, {k: json.dumps(v) for k, v in info.items() if k != "config"})
+  os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+  with open(args.out, "wb") as f:
+    f.write(proto.SerializeToString())
+  sidecar = os.path.splitext(args.out)[0] + ".json"
+  with open(sidecar, "w") as f:
+    json.dump(info, f, indent=1)
+  print(f"{args.out}: {model.name} model, {os.path.getsize(args.out) / 1e6:.1f} MB; {sidecar}")
+  if args.verify:
+    import onnxruntime
+    session = onnxruntime.InferenceSession(args.out, providers=["CPUExecutionProvider"])
+    report = verify(model, session, args.verify)
+    print(json.dumps(report))
+    return 0 if report["max_abs_log_prob_difference"] < 1e-4 and \
+        report["same_best_path_text"] == report["inputs"] else 1
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())
