@@ -35,6 +35,7 @@ WORK_SIZE = 1400        # the page is analysed with its longer side at most this
 MAX_SKEW = 6.0          # degrees
 SKEW_STEP = 0.2
 MAX_INK_SHARE = 0.25    # pages of handwriting: a few per cent of their pixels are ink
+ONE_LINE = 2.5          # ink less than this many stroke heights tall is one line
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,9 +172,14 @@ def find(page: np.ndarray) -> Layout:
   text_height = float(np.median(big)) if len(big) else float(np.median(heights))
   text_height = max(text_height, 4.0)
 
-  spacing = line_spacing(level.sum(1) / 255.0, text_height)
-  profile = smooth(level.sum(1) / 255.0, 0.12 * spacing)
-  centres = peaks(profile, 0.35 * spacing, 0.02 * np.percentile(profile, 99))
+  rows = np.flatnonzero(level.any(1))
+  if rows[-1] - rows[0] + 1 < ONE_LINE * text_height:   # a word or a line: one line
+    spacing = 2.0 * text_height
+    centres = [int((rows[0] + rows[-1]) // 2)]
+  else:
+    spacing = line_spacing(level.sum(1) / 255.0, text_height)
+    profile = smooth(level.sum(1) / 255.0, 0.12 * spacing)
+    centres = peaks(profile, 0.35 * spacing, 0.02 * np.percentile(profile, 99))
   if not centres:
     raise ImageError("no lines of writing found")
   curves, partings = follow(level, centres, spacing, text_height)

@@ -20,6 +20,11 @@ from hwr_jax.readers.base import (ImageError, Line, Reader, ReaderError, Reading
                                   decode, expect_model)
 
 
+# An image less tall than this many of its strokes' heights is one word or line
+# (IAM's word crops: up to ~4.5; a page of two lines with its margins: over 5).
+ONE_LINE_IMAGE = 5.0
+
+
 @dataclasses.dataclass
 class _Page:
   lines: list[page_lines.PageLine]
@@ -78,9 +83,14 @@ class CRNNReader(Reader):
 
   def prepare_page(self, gray: np.ndarray) -> _Page:
     image_steps.check_size(gray)
-    layout = page_lines.find(gray)
-    found = layout.lines
-    if len(found) == 1:   # a word or a line: read as it is, as the model trained
+    try:
+      layout = page_lines.find(gray)
+      found, skew = layout.lines, layout.skew
+      if len(found) <= 3 and gray.shape[0] < ONE_LINE_IMAGE * layout.text_height:
+        found = found[:1]   # a few strokes tall: a word or line, whatever its ink's profile
+    except ImageError:   # the page checks do not suit tight crops: read it whole (or say why not)
+      found, skew = [], 0.0
+    if len(found) <= 1:   # a word or a line: read as it is, as the model trained
       problem = image_steps.ink_problem(gray)
       if problem:
         raise ImageError(problem)
@@ -92,7 +102,7 @@ class CRNNReader(Reader):
       prepared, x0, step = normalize_with_span(line.image, self.geometry)
       inputs.append(prepared)
       spans.append((x0, step))
-    return _Page(found, inputs, spans, layout.skew)
+    return _Page(found, inputs, spans, skew)
 
   def predict(self, prepared: list):
     if not self.reads_lines:
