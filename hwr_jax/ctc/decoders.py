@@ -184,6 +184,17 @@ def forward_scores(log_probs: np.ndarray, texts: list, blank: int = 0) -> np.nda
   return compiled.ctc_forward(np.ascontiguousarray(log_probs), states, lengths, blank)
 
 
+def ctc_states(labels: list, blank: int) -> tuple[np.ndarray, np.ndarray]:
+  """CTC's 2L + 1 states of a label sequence (blank, l1, blank, l2, ...,
+  blank) and which of them may be entered from two states back: a label may
+  skip the blank before it unless it repeats the label two back."""
+  states = np.full(2 * len(labels) + 1, blank)
+  states[1::2] = labels
+  skip = np.zeros(len(states), bool)
+  skip[3::2] = states[3::2] != states[1:-2:2]
+  return states, skip
+
+
 def ctc_log_prob(matrix, labels, blank: int = 0, kind: str = "auto") -> float:
   """log P(labels | matrix) under CTC (summed over all alignments) of one
   label sequence: the forward algorithm in numpy, vectorized over its 2L + 1
@@ -194,11 +205,7 @@ def ctc_log_prob(matrix, labels, blank: int = 0, kind: str = "auto") -> float:
   labels = list(labels)
   if len(log_probs) == 0:
     return 0.0 if not labels else NEG_INF
-  states = np.full(2 * len(labels) + 1, blank)
-  states[1::2] = labels
-  # A state may skip the blank before it unless it repeats the label two back.
-  skip = np.zeros(len(states), bool)
-  skip[3::2] = states[3::2] != states[1:-2:2]
+  states, skip = ctc_states(labels, blank)
   alpha = np.full(len(states), NEG_INF)
   alpha[0] = log_probs[0, blank]
   if labels:
@@ -223,10 +230,7 @@ def ctc_align(matrix, labels, blank: int = 0, kind: str = "auto") -> np.ndarray:
   n_frames = len(log_probs)
   if not labels:
     return np.zeros((0, 2), np.int64)
-  states = np.full(2 * len(labels) + 1, blank)
-  states[1::2] = labels
-  skip = np.zeros(len(states), bool)
-  skip[3::2] = states[3::2] != states[1:-2:2]
+  states, skip = ctc_states(labels, blank)
   score = np.full(len(states), NEG_INF)
   score[0] = log_probs[0, blank]
   score[1] = log_probs[0, states[1]]
