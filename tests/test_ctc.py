@@ -365,3 +365,18 @@ def test_word_beam_search_reads_lines_of_lexicon_words():
   assert words.decode(probs, "word_beam")[0] in ("the on", "The on")
   with pytest.raises(ValueError, match="space"):
     TextDecoder("abc", lexicon=Lexicon(["abc"])).decode(matrix([1, 0]), "word_beam")
+
+
+def test_the_open_vocabulary_reading_keeps_to_the_cases_people_write():
+  """Not a lexicon word, read with mixed case letters by the beam ('vOLcAno'
+  with o/O and c/C look-alikes): the open reading is lower, Capitalized or
+  UPPER, whichever scores best under CTC, never the mixture."""
+  charset = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+  lexicon = Lexicon(["hello", "help", "world"])
+  frames = ["v", ("O", "o"), ("L", "l"), ("c", "C"), "a", "n", ("O", "o")]
+  probs = dictionary_matrix(charset, frames, p=0.99)
+  probs[[1, 2, 3, 6], [charset.index(c) + 1 for c in "OLcO"]] *= 1.2   # the beam's mixture
+  probs /= probs.sum(1, keepdims=True)
+  assert decoders.best_path_decode(probs[None])[0] == [charset.index(c) + 1 for c in "vOLcanO"]
+  text = TextDecoder(charset, lexicon=lexicon, open_margin=5.0).decode(probs, "lexicon")[0]
+  assert text == "volcano"

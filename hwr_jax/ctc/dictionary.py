@@ -5,7 +5,8 @@ open-vocabulary reading.
 Candidates come from a lexicon-trie beam search on the case-folded matrix
 (upper and lower case of a letter summed, so the beam holds different words
 rather than case variants of one), from a digits-only beam search and from
-the open beam search. Each word's case variants (as listed, lower,
+the open beam search (its text in the case shape people write that scores
+best: lower, Capitalized or UPPER). Each word's case variants (as listed, lower,
 Capitalized, UPPER) and the numbers are then scored exactly: log P(text |
 matrix) under CTC (the forward algorithm, compiled), plus
 log-priors: a word's is log P(word) (between uniform over the lexicon and its
@@ -160,15 +161,23 @@ class DictionaryDecoder:
     found = [c for c in self.candidates(log_probs, search) if all(ch in to_label for ch in c[0])]
     (open_labels, _), *_ = decoders.search(log_probs, self.beam_width, self.blank)
     open_text = "".join(maps.chars[k] for k in open_labels)
-    texts = [t for t, _, _ in found] + [open_text]
+    # The open reading in the cases people write (lower, Capitalized, UPPER),
+    # never a mixture the beam may prefer ('OCCascOnS'); characters the
+    # model lacks in a case keep the case it read.
+    shapes = [t for t in dict.fromkeys((open_text.lower(), open_text.capitalize(),
+                                        open_text.upper()))
+              if all(c in to_label for c in t)] or [open_text]
+    texts = [t for t, _, _ in found] + shapes
     optical = decoders.forward_scores(log_probs, [[to_label[c] for c in t] for t in texts],
                                       self.blank)
-    scores = optical[:-1] + np.array([p for _, _, p in found])
+    n = len(found)
+    scores = optical[:n] + np.array([p for _, _, p in found])
     best = None
-    if len(found) and np.isfinite(scores.max()):
+    if n and np.isfinite(scores.max()):
       i = int(np.argmax(scores))
       best = Decoded(found[i][0], float(scores[i]), float(optical[i]), found[i][1])
-    return best, Decoded(open_text, float(optical[-1]), float(optical[-1]), "open")
+    k = n + int(np.argmax(optical[n:]))
+    return best, Decoded(texts[k], float(optical[k]), float(optical[k]), "open")
 
   def decode(self, matrix, kind: str = "auto", search: str = "beam") -> Decoded:
     """`search`: how word candidates are found, "beam" (trie-guided beam
