@@ -219,9 +219,9 @@ def print_reading(path: str, reading, as_json: bool) -> None:
     print(f"{path}: cannot read: {reading.error}", file=sys.stderr)
   elif reading.lines is not None and len(reading.lines) > 1:   # one output line per line
     for k, line in enumerate(reading.lines, 1):
-      print(f"{path}:{k}\t{line.text}\t{line.confidence:.2f}")
+      print(f"{path}:{k}\t{line.text}\t{line.confidence:.3g}")
   elif reading.confidence is not None:
-    print(f"{path}\t{reading.text}\t{reading.confidence:.2f}")
+    print(f"{path}\t{reading.text}\t{reading.confidence:.3g}")
   else:
     confidences = " ".join(f"{c.char}:{c.confidence:.2f}" for c in reading.characters)
     print(f"{path}\t{reading.text}\t{confidences}")

@@ -246,7 +246,13 @@ def decode(decoder, name: str, charset: str, probs: np.ndarray) -> tuple[str, fl
   text, score = decoder.decode(probs, name)
   if name != "best_path":   # best path's score is already this CTC probability
     score = ctc_log_prob(probs, [charset.index(c) + 1 for c in text])
-  return text, round(float(np.exp(score)), 4)
+  return text, significant(np.exp(score))
+
+
+def significant(p: float) -> float:
+  """A probability to 4 significant digits: a long line's P(text | image) is
+  small, and rounding it to decimals would make it 0."""
+  return float(f"{float(p):.4g}")
 
 
 def expect_model(workdir: str, model_name: str, what: str) -> None:

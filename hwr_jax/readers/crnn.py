@@ -17,7 +17,7 @@ from hwr_jax.language.defaults import decoder_resources
 from hwr_jax.preprocess import image as image_steps, lines as page_lines
 from hwr_jax.preprocess.word_input import InputGeometry, normalize, normalize_with_span
 from hwr_jax.readers.base import (ImageError, Line, Reader, ReaderError, Reading, Word,
-                                  decode, expect_model)
+                                  decode, expect_model, significant)
 
 
 # An image less tall than this many of its strokes' heights is one word or line
@@ -133,7 +133,7 @@ class CRNNReader(Reader):
       words = self.word_boxes(text, probs, line, x0, step)
       lines.append(Line(text, confidence, line.box, words))
     text = "\n".join(l.text for l in lines)
-    confidence = round(float(np.prod([l.confidence for l in lines])), 4)   # as the ink reader's
+    confidence = significant(np.prod([l.confidence for l in lines]))   # as the ink reader's
     return Reading(text, [], None, confidence, frames=frames[0] if len(frames) == 1 else None,
                    lines=lines)
 

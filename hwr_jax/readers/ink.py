@@ -15,7 +15,8 @@ from hwr_jax.ctc.text_decoder import TextDecoder
 from hwr_jax.data import ink_files, vocabulary
 from hwr_jax.language.defaults import decoder_resources
 from hwr_jax.preprocess import ink
-from hwr_jax.readers.base import Line, Reader, ReaderError, Reading, decode, expect_model
+from hwr_jax.readers.base import (Line, Reader, ReaderError, Reading, decode, expect_model,
+                                  significant)
 
 DECODERS = ("best_path", "beam", "beam_lm", "word_beam")
 
@@ -95,5 +96,5 @@ class InkReader(Reader):
         lines.append(Line(text, confidence, box))
       confidence = float(np.prod([l.confidence for l in lines]))
       readings.append(Reading("\n".join(l.text for l in lines), [], None,
-                              round(confidence, 4), lines=lines, notes=p.notes))
+                              significant(confidence), lines=lines, notes=p.notes))
     return readings
