@@ -80,8 +80,11 @@ def load_readers(workdirs: list[str]) -> tuple[dict, dict]:
   the others."""
   from hwr_jax import readers
   usable, problems = {}, {}
+  from hwr_jax import pretrained
   for workdir in workdirs:
     name = os.path.basename(os.path.normpath(workdir))
+    if not os.path.exists(workdir) and workdir in pretrained.names():
+      workdir = pretrained.find(workdir)   # its folder: vocabulary and LM lines are read there
     try:
       reader = readers.load_reader(workdir)
       kind = "word model (CRNN)" if is_crnn(reader) else "ink model (pen strokes)" \

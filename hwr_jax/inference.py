@@ -153,8 +153,8 @@ EXPORT_FORMAT = 1
 def exported_probabilities(model: Model):
   """`model.probabilities` as a compiled `jax.export` program with symbolic
   batch and width, kept in the cache folder (`cache_dir()/exported/`, keyed
-  by the model's settings, charset size, parameter shapes and the JAX
-  version): a later process deserializes it instead of tracing the flax model
+  by the model's settings and code, charset size, parameter shapes, the JAX
+  version and backend): a later process deserializes it instead of tracing the flax model
   (a second or more per model on 2 cores), and one program covers every
   batch and width. None (trace as usual) when no compilation cache is
   configured (`enable_compilation_cache`: the readers), with several devices,
@@ -171,12 +171,14 @@ def exported_probabilities(model: Model):
     return None
   config = model.config
   leaves = jax.tree_util.tree_flatten_with_path(model.params)[0]
-  key = json.dumps([EXPORT_FORMAT, jax.__version__, config.model.to_dict(),
+  from hwr_jax import cache
+  key = json.dumps([EXPORT_FORMAT, jax.__version__, jax.default_backend(), models_source(),
+                    config.model.to_dict(),
                     config.get("words", {}).get("height"),
                     config.get("ink", {}).get("points_per_frame"), len(model.charset),
                     [(jax.tree_util.keystr(k), v.shape, str(v.dtype)) for k, v in leaves]],
                    sort_keys=True, default=str)
-  path = os.path.join(os.path.dirname(cache_dir.rstrip(os.sep)), "exported",
+  path = os.path.join(cache.cache_dir(), "exported",
                       hashlib.sha256(key.encode()).hexdigest()[:24] + ".jaxexport")
   program = None
   try:
@@ -199,6 +201,18 @@ def exported_probabilities(model: Model):
     except OSError:
       pass
   return jax.jit(program.call)
+
+
+def models_source() -> str:
+  """A digest of the models' code: an exported program of older code is not reused."""
+  import hashlib
+  folder = os.path.dirname(models.__file__)
+  digest = hashlib.sha256()
+  for name in sorted(os.listdir(folder)):
+    if name.endswith(".py"):
+      with open(os.path.join(folder, name), "rb") as f:
+        digest.update(f.read())
+  return digest.hexdigest()[:16]
 
 
 def symbolic_batch(model: Model) -> dict:

@@ -117,11 +117,14 @@ def main(argv=None) -> int:
   from hwr_jax import pretrained
   from hwr_jax.checkpoints import ModelLoadError
   try:
+    if args.workdir and not os.path.exists(args.workdir) and args.workdir in pretrained.names():
+      args.workdir = pretrained.find(args.workdir)   # a pretrained model's name, as load_reader takes
     source = args.workdir or args.onnx or (pretrained.find(args.model) if args.model else None)
   except ModelLoadError as e:
     print(f"error: {e}", file=sys.stderr)
     return 2
   from hwr_jax.readers.base import IMAGE_EXTENSIONS, image_pages
+  missing = 0              # files no model was found for
   if source is not None:   # one model reads every file
     kind = args.reader or {"crnn": "crnn", "ink": "ink"}.get(reader_kind(source), "segment")
     files = expand_paths(args.images, INK_FOLDER_EXTENSIONS if kind == "ink" else IMAGE_EXTENSIONS)
@@ -138,14 +141,18 @@ def main(argv=None) -> int:
       if not runs or runs[-1][1] != kind:
         runs.append((None, kind, []))
       runs[-1][2].append(path)
-    try:
-      runs = [(pretrained.find(pretrained.default_for(kind)), None, paths)
-              for _, kind, paths in runs]
-    except ModelLoadError as e:
-      print(f"error: {e}", file=sys.stderr)
+    found = []
+    for _, kind, paths in runs:
+      try:
+        found.append((pretrained.find(pretrained.default_for(kind)), None, paths))
+      except ModelLoadError as e:   # the other kinds of input are still read
+        for path in paths:
+          print(f"{path}: cannot read: {e}", file=sys.stderr)
+        missing += len(paths)
+    if not found:
       return 2
     runs = [(src, {"crnn": "crnn", "ink": "ink"}.get(reader_kind(src), "segment"), paths)
-            for src, _, paths in runs]
+            for src, _, paths in found]
   runs = [(src, kind, paths if kind == "ink" else [p for f in paths for p in image_pages(f)])
           for src, kind, paths in runs]   # a multi-page TIFF is read page by page
   from hwr_jax import readers
@@ -166,7 +173,7 @@ def main(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     failures += read_files(loaded[source], paths, args, total)
-  return 1 if failures else 0
+  return 1 if failures or missing else 0
 
 
 def is_ink_file(path: str) -> bool:

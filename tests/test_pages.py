@@ -53,6 +53,17 @@ def test_a_page_of_one_line_and_a_word_are_one_line():
   assert len(lines.find(page).lines) == 1
 
 
+def test_long_thin_images_do_not_break_line_finding():
+  for shape in ((10, 1400), (60, 8000)):
+    image = np.full(shape, 235, np.uint8)
+    image[shape[0] // 3:2 * shape[0] // 3, 20:-20:40] = 20
+    try:
+      found = lines.find(image)
+    except ImageError:   # a clear message is fine; a crash is not
+      continue
+    assert len(found.lines) >= 1
+
+
 def test_blank_and_noise_pages_say_so():
   with pytest.raises(ImageError, match="no ink"):
     lines.find(np.full((1200, 900), 230, np.uint8))

@@ -87,3 +87,7 @@ def test_a_damaged_weights_file_is_one_clear_error(tmp_path):
                        capture_output=True, text=True, cwd=ROOT, timeout=120)
   assert run.returncode == 2
   assert run.stderr.count("error:") == 1 and "model.safetensors is damaged" in run.stderr
+  sums = (copy / "SHA256SUMS").read_text().splitlines()   # a SUMS that leaves the weights out
+  (copy / "SHA256SUMS").write_text("\n".join(l for l in sums if "model.safetensors" not in l))
+  with pytest.raises(CheckpointDamagedError, match="SHA256SUMS is damaged"):
+    verify(str(copy))

@@ -77,6 +77,9 @@ def write_exported(folder: str, workdir: str, params: dict, meta: dict,
   exported model folder; returns the files written."""
   from safetensors.numpy import save_file
   os.makedirs(folder, exist_ok=True)
+  for name in (WEIGHTS, SUMS) + RESOURCES:   # a model published before: none of its files stay
+    if os.path.exists(os.path.join(folder, name)):
+      os.remove(os.path.join(folder, name))
   flat = {k: v.astype(dtype) if v.dtype.kind == "f" else v for k, v in flatten(params).items()}
   info = {"format": str(FORMAT), "charset": meta["charset"], "step": str(meta.get("step", 0)),
           "epoch": str(meta.get("epoch", 0)), "dtype": dtype}
@@ -103,15 +106,19 @@ def verify(folder: str) -> None:
   if not os.path.exists(sums):
     raise CheckpointDamagedError(f"{folder} has no {SUMS}: not a complete exported model.")
   with open(sums) as f:
-    for line in f:
-      expected, name = line.split()
-      path = os.path.join(folder, name)
-      if not os.path.exists(path):
-        raise CheckpointDamagedError(f"{path} is missing (listed in {sums}).")
-      if sha256(path) != expected:
-        raise CheckpointDamagedError(
-            f"{path} is damaged: its sha256 is not the one in {sums}. Reinstall hwr-jax (or "
-            "export the model again) to get an intact copy.")
+    listed = [line.split() for line in f if line.strip()]
+  if any(len(entry) != 2 for entry in listed) or \
+      not {WEIGHTS, "config.json"} <= {name for _, name in listed}:
+    raise CheckpointDamagedError(f"{sums} is damaged (it must list {WEIGHTS} and config.json "
+                                 "with their sha256). Reinstall hwr-jax or export again.")
+  for expected, name in listed:
+    path = os.path.join(folder, name)
+    if not os.path.exists(path):
+      raise CheckpointDamagedError(f"{path} is missing (listed in {sums}).")
+    if sha256(path) != expected:
+      raise CheckpointDamagedError(
+          f"{path} is damaged: its sha256 is not the one in {sums}. Reinstall hwr-jax (or "
+          "export the model again) to get an intact copy.")
 
 
 def read_exported(folder: str) -> tuple[dict, dict]:

@@ -164,8 +164,11 @@ def line_files(root: str) -> dict[str, list[tuple[str, str, int]]]:
   size and time): training data as any word folder is."""
   from hwr_jax import cache
   words_file = iam.find_file(root, "words.txt")
+  import hashlib
   key = ("iam-lines", 1, os.path.abspath(root), cache.file_stamp(words_file))
-  folder = os.path.join(cache.cache_dir(), "iam-lines")
+  # The images are as current as the listing: a folder per key, rendered anew when it changes.
+  folder = os.path.join(cache.cache_dir(), "iam-lines",
+                        hashlib.sha256(repr(key).encode()).hexdigest()[:16])
 
   def build():
     os.makedirs(folder, exist_ok=True)

@@ -67,7 +67,8 @@ def _grey(page: np.ndarray) -> np.ndarray:
 def ink_of(grey: np.ndarray) -> tuple[np.ndarray, float]:
   """(binary ink mask, the paper's grey level) of a page at working size."""
   small_scale = 64 / max(grey.shape)
-  small = cv2.resize(grey, None, fx=small_scale, fy=small_scale, interpolation=cv2.INTER_AREA)
+  size = (max(1, round(grey.shape[1] * small_scale)), max(1, round(grey.shape[0] * small_scale)))
+  small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
   kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
   paper = cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel)
   paper = cv2.resize(paper, (grey.shape[1], grey.shape[0]), interpolation=cv2.INTER_LINEAR)
@@ -152,8 +153,8 @@ def find(page: np.ndarray) -> Layout:
   grey = _grey(page)
   check_size(grey)
   scale = min(1.0, WORK_SIZE / max(grey.shape))
-  work = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) \
-      if scale < 1 else grey
+  work = cv2.resize(grey, (max(1, round(grey.shape[1] * scale)), max(1, round(grey.shape[0] * scale))),
+                    interpolation=cv2.INTER_AREA) if scale < 1 else grey
   mask, paper_level = ink_of(work)
   if not mask.any():
     raise ImageError("no ink found (blank or nearly uniform image)")

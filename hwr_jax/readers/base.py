@@ -74,7 +74,7 @@ def load_image(path: str) -> np.ndarray:
   page = None
   if path.endswith("]") and "[" in path and not os.path.exists(path):
     path, number = path[:-1].rsplit("[", 1)
-    page = int(number) if number.isdigit() else None
+    page = int(number) if number.isdigit() and int(number) >= 1 else None
   if not os.path.exists(path):
     raise ImageError("file not found")
   check_header(path)
