@@ -123,10 +123,11 @@ def main(argv=None) -> int:
   except ModelLoadError as e:
     print(f"error: {e}", file=sys.stderr)
     return 2
+  from hwr_jax.readers import reader_of
   from hwr_jax.readers.base import IMAGE_EXTENSIONS, image_pages
   missing = 0              # files no model was found for
   if source is not None:   # one model reads every file
-    kind = args.reader or {"crnn": "crnn", "ink": "ink"}.get(reader_kind(source), "segment")
+    kind = args.reader or reader_of(reader_kind(source))
     files = expand_paths(args.images, INK_FOLDER_EXTENSIONS if kind == "ink" else IMAGE_EXTENSIONS)
     if not files:
       parser.error("no ink files found" if kind == "ink" else "no images found")
@@ -151,7 +152,7 @@ def main(argv=None) -> int:
         missing += len(paths)
     if not found:
       return 2
-    runs = [(src, {"crnn": "crnn", "ink": "ink"}.get(reader_kind(src), "segment"), paths)
+    runs = [(src, reader_of(reader_kind(src)), paths)
             for src, _, paths in found]
   runs = [(src, kind, paths if kind == "ink" else [p for f in paths for p in image_pages(f)])
           for src, kind, paths in runs]   # a multi-page TIFF is read page by page

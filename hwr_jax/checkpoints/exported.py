@@ -20,6 +20,7 @@ import shutil
 import numpy as np
 
 from hwr_jax.checkpoints.errors import CheckpointDamagedError
+from hwr_jax.checkpoints.workdir import flatten
 
 WEIGHTS = "model.safetensors"
 SUMS = "SHA256SUMS"
@@ -29,17 +30,6 @@ FORMAT = 1
 
 def is_exported(folder: str) -> bool:
   return os.path.isfile(os.path.join(folder, WEIGHTS))
-
-
-def flatten(tree: dict, prefix: str = "") -> dict[str, np.ndarray]:
-  out = {}
-  for key, value in tree.items():
-    name = f"{prefix}{key}"
-    if isinstance(value, dict):
-      out.update(flatten(value, name + "/"))
-    else:
-      out[name] = np.asarray(value)
-  return out
 
 
 def unflatten(flat: dict[str, np.ndarray]) -> dict:
@@ -80,7 +70,8 @@ def write_exported(folder: str, workdir: str, params: dict, meta: dict,
   for name in (WEIGHTS, SUMS) + RESOURCES:   # a model published before: none of its files stay
     if os.path.exists(os.path.join(folder, name)):
       os.remove(os.path.join(folder, name))
-  flat = {k: v.astype(dtype) if v.dtype.kind == "f" else v for k, v in flatten(params).items()}
+  flat = {k: np.asarray(v).astype(dtype) if np.asarray(v).dtype.kind == "f" else np.asarray(v)
+          for k, v in flatten(params, "/").items()}
   info = {"format": str(FORMAT), "charset": meta["charset"], "step": str(meta.get("step", 0)),
           "epoch": str(meta.get("epoch", 0)), "dtype": dtype}
   save_file(flat, os.path.join(folder, WEIGHTS), metadata=info)

@@ -31,12 +31,13 @@ MODEL_KEYS = ("model", "data.label_space")
 DAMAGED = "checkpoints-damaged"
 
 
-def _flatten(d: dict, prefix: str = "") -> dict:
+def flatten(d: dict, separator: str = ".", prefix: str = "") -> dict:
+  """A nested dict as one level: {'a': {'b': 1}} -> {'a.b': 1}."""
   out = {}
   for k, v in d.items():
     key = f"{prefix}{k}"
     if isinstance(v, dict):
-      out.update(_flatten(v, key + "."))
+      out.update(flatten(v, separator, key + separator))
     else:
       out[key] = v
   return out
@@ -47,7 +48,7 @@ def config_differences(saved: dict, current: dict, keys=None) -> list[str]:
   prefixes; without `keys`, every key but RESUMABLE_CHANGES). Settings the
   saved config lacks are not differences: they were added to the code later,
   with defaults that keep the earlier behaviour."""
-  a, b = _flatten(saved), _flatten(current)
+  a, b = flatten(saved), flatten(current)
   diffs = []
   for key in sorted(a):
     if keys is not None and not any(key == k or key.startswith(k + ".") for k in keys):

@@ -20,6 +20,12 @@ from hwr_jax.readers.base import (Character, ImageError, Reader, ReaderError,  #
 READERS = ("segment", "crnn", "ink")
 
 
+def reader_of(model_name: str | None) -> str:
+  """The reader of a kind of model: 'crnn' and 'ink' read with their own,
+  a character classifier (or anything else) with 'segment'."""
+  return model_name if model_name in ("crnn", "ink") else "segment"
+
+
 def load_reader(workdir: str, reader: str | None = None, checkpoint: str = "best", *,
                 compilation_cache: bool = True, **options) -> Reader:
   """The reader for a trained model's workdir, a pretrained model's name
@@ -34,7 +40,7 @@ def load_reader(workdir: str, reader: str | None = None, checkpoint: str = "best
   if workdir.endswith(".onnx"):   # an exported model: onnxruntime, no JAX
     from hwr_jax import onnx_inference
     model = onnx_inference.load_model(workdir)
-    reader = reader or {"crnn": "crnn", "ink": "ink"}.get(model.name, "segment")
+    reader = reader or reader_of(model.name)
     return _reader_class(reader)("", checkpoint, model=model, **options)
   from hwr_jax import inference, pretrained
   from hwr_jax.checkpoints import load_workdir_config
@@ -45,7 +51,7 @@ def load_reader(workdir: str, reader: str | None = None, checkpoint: str = "best
   if reader is None:
     config = load_workdir_config(workdir)
     name = config.get("model", {}).get("name") if config is not None else None
-    reader = {"crnn": "crnn", "ink": "ink"}.get(name, "segment")
+    reader = reader_of(name)
   return _reader_class(reader)(workdir, checkpoint, **options)
 
 
