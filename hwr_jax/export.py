@@ -3,6 +3,8 @@
   hwr-export --model=ondb-lines --out=ondb-lines.onnx
   hwr-export --workdir=runs/iam_lines --out=iam-lines.onnx --verify page.png line.png
   hwr-export --workdir=runs/dev_byclass --out=byclass.onnx
+  hwr-export --model=ondb-lines --web=outputs/web     # the page that reads in the browser
+  python -m http.server -d outputs/web                 # then open http://localhost:8000
 
 Writes OUT (the graph: `hwr_jax/exporting/onnx_graph.py`; fp32, dynamic batch
 and width or length) and OUT with .json for .onnx: what a reader needs beside
@@ -10,7 +12,9 @@ the graph (the charset, the model kind, its input geometry, the decoders it
 reads with); the same settings are in the graph's metadata. `--verify` reads
 the given images (or ink files) with the JAX model and with onnxruntime on
 the exported file and reports the largest difference of log-probabilities
-over the valid frames and how many texts agree (best path).
+over the valid frames and how many texts agree (best path). `--web=FOLDER`
+adds the model to a static page that reads what is written on its canvas with
+onnxruntime-web, in the browser (`hwr_jax/exporting/web.py`).
 """
 
 import argparse
@@ -89,11 +93,17 @@ def main(argv=None) -> int:
   source = parser.add_mutually_exclusive_group(required=True)
   source.add_argument("--workdir", help="workdir of a trained model")
   source.add_argument("--model", metavar="NAME", help="a pretrained model by name")
-  parser.add_argument("--out", required=True, help="the .onnx file to write")
+  parser.add_argument("--out", help="the .onnx file to write")
+  parser.add_argument("--web", metavar="FOLDER",
+                      help="add the model to the browser page in FOLDER (written if new)")
   parser.add_argument("--checkpoint", default="best")
   parser.add_argument("--verify", nargs="+", metavar="FILE",
                       help="images or ink files to compare JAX and onnxruntime on")
   args = parser.parse_args(argv)
+  if not args.out and not args.web:
+    parser.error("give --out=FILE.onnx, --web=FOLDER, or both")
+  if args.verify and not args.out:
+    parser.error("--verify checks the file --out writes")
   from hwr_jax import runtime
   runtime.set_xla_flags()
   from hwr_jax import inference, pretrained
@@ -106,6 +116,18 @@ def main(argv=None) -> int:
     return 2
   info = settings(model)
   proto = to_onnx(model, {k: json.dumps(v) for k, v in info.items() if k != "config"})
+  if args.web:
+    from hwr_jax.exporting import web
+    name = args.model or os.path.basename(os.path.normpath(args.workdir))
+    try:
+      page = web.add_model(args.web, name, proto.SerializeToString(), info)
+    except web.WebError as e:
+      print(f"error: {e}", file=sys.stderr)
+      return 2
+    print(f"{page}: reads with {name}; serve it with `python -m http.server -d {args.web}` "
+          "and open http://localhost:8000")
+    if not args.out:
+      return 0
   os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
   with open(args.out, "wb") as f:
     f.write(proto.SerializeToString())

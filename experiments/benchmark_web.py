@@ -1,0 +1,124 @@
+"""The browser page (`hwr-export --web`) on real ink: IAM-OnDB test lines
+(testset_f) drawn on its canvas in Chromium, read by onnxruntime-web, against
+the Python reader on the strokes the page recorded.
+
+  npm ci --prefix hwr_jax/web && apt-get install -y chromium
+  python experiments/benchmark_web.py --ondb=ONDB_FOLDER [--model=ondb-lines] [--lines=200]
+
+Each line is drawn stroke by stroke with pointer events (scaled to the
+canvas), its last stroke after the reading of the others has finished, so the
+time measured is what a writer waits for: from the end of the last stroke to
+the text on screen (best path and beam). Prints one JSON object: the CPU,
+median / p90 / max ms, and how many texts equal the Python reader's (JAX,
+same decoder) on the same strokes.
+"""
+
+import argparse
+import functools
+import http.server
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "experiments"))
+
+from benchmark_pages import cpu_name  # noqa: E402
+
+DRAW = """async ([strokes, decoder]) => {
+  const canvas = document.getElementById("canvas");
+  const box = canvas.getBoundingClientRect();
+  const event = (kind, [x, y]) => canvas.dispatchEvent(new PointerEvent(kind, {
+      clientX: box.left + x * box.width / canvas.width,
+      clientY: box.top + y * box.height / canvas.height, pointerId: 1, bubbles: true}));
+  const readingOf = n => new Promise(resolve => {
+    const wait = () => window.hwrLastReading && window.hwrLastReading.strokes === n
+        ? resolve(window.hwrLastReading) : setTimeout(wait, 5);
+    wait();
+  });
+  const draw = stroke => {
+    event("pointerdown", stroke[0]);
+    for (const p of stroke.slice(1)) event("pointermove", p);
+    event("pointerup", stroke[stroke.length - 1]);
+  };
+  document.getElementById("clear").click();
+  document.getElementById("decoder").value = decoder;
+  window.hwrLastReading = null;
+  strokes.slice(0, -1).forEach(draw);
+  if (strokes.length > 1) await readingOf(strokes.length - 1);
+  draw(strokes[strokes.length - 1]);
+  return await readingOf(strokes.length);
+}"""
+
+
+def on_canvas(strokes, width=900, height=300, margin=20):
+  xy = np.concatenate([s[:, :2] for s in strokes])
+  span = np.maximum(np.ptp(xy, 0), 1e-9)
+  scale = min((width - 2 * margin) / span[0], (height - 2 * margin) / span[1])
+  return [((s[:, :2] - xy.min(0)) * scale + margin).round(1).tolist() for s in strokes]
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+  parser.add_argument("--ondb", required=True, help="IAM-OnDB folder (lineStrokes/, ascii/)")
+  parser.add_argument("--model", default="ondb-lines", help="a pretrained ink model")
+  parser.add_argument("--lines", type=int, default=200, help="test lines, evenly spread")
+  args = parser.parse_args()
+  from playwright.sync_api import sync_playwright
+
+  from hwr_jax import export, pretrained, runtime
+  from hwr_jax.data import ink_files, ondb
+  from hwr_jax.readers import load_reader
+  runtime.set_xla_flags()
+  lines = [l for l in ondb.read_lines(args.ondb).lines if l.split == "test"]
+  lines = [lines[i] for i in np.linspace(0, len(lines) - 1, args.lines).astype(int)]
+  folder = tempfile.mkdtemp()
+  try:
+    assert export.main([f"--model={args.model}", f"--web={folder}"]) == 0
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+      def log_message(self, *args):
+        pass
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                             functools.partial(Quiet, directory=folder))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    readers = {d: load_reader(pretrained.find(args.model), decoder=d)
+               for d in ("best_path", "beam")}
+    results = {d: {"ms": [], "same_text": 0} for d in readers}
+    with sync_playwright() as p:
+      browser = p.chromium.launch(executable_path=shutil.which("chromium"),
+                                  args=["--no-sandbox", "--disable-gpu"])
+      page = browser.new_page()
+      page.goto(f"http://127.0.0.1:{server.server_address[1]}/index.html")
+      page.wait_for_selector("body[data-ready=yes]", timeout=120_000)
+      page.select_option("#model", args.model)
+      for line in lines:
+        strokes = on_canvas(ink_files.read_ink(line.path))
+        for decoder, reader in readers.items():
+          reading = page.evaluate(DRAW, [strokes, decoder])
+          drawn = [np.array(s) for s in page.evaluate("window.hwrStrokes()")]
+          results[decoder]["ms"].append(reading["ms"])
+          results[decoder]["same_text"] += reading["text"] == reader.read(drawn).text
+      browser.close()
+    server.shutdown()
+  finally:
+    shutil.rmtree(folder)
+  report = {"cpu": cpu_name(), "browser": "Chromium (Debian), onnxruntime-web 1.30.0, wasm, 1 thread",
+            "model": args.model, "lines": len(lines)}
+  for decoder, r in results.items():
+    ms = np.array(r["ms"])
+    report[decoder] = {"median_ms": round(statistics.median(ms), 1),
+                       "p90_ms": round(float(np.percentile(ms, 90)), 1),
+                       "max_ms": round(float(ms.max()), 1),
+                       "same_text_as_python": f"{r['same_text']}/{len(lines)}"}
+  print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+  main()
