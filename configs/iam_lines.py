@@ -25,6 +25,9 @@ def get_config():
   # An IAM-OnDB folder: its validation and test lines are kept out of the word
   # language model too (it copies the same texts as IAM).
   config.words.ondb_path = ""
+  # With ondb_path: also train on IAM-OnDB's training lines drawn as images
+  # (`hwr_jax/data/ondb_images.py`; those sharing a 6-gram with a test line left out).
+  config.words.ondb_lines = False
   # Widths at height 32 (rebuilt lines: median 460 px, 99th percentile 910).
   config.words.buckets = (32, 64, 96, 128, 192, 256, 384, 512, 640, 768, 896, 1024)
   config.words.max_label_length = 100

@@ -134,6 +134,25 @@ def test_iam_ondb_folders_are_read_with_the_official_split(tmp_path):
     ondb.read_lines(str(tmp_path / "ascii"))
 
 
+def test_iam_ondb_training_lines_are_drawn_as_line_images_without_test_text(tmp_path):
+  import cv2
+
+  from hwr_jax.data import ondb_images
+  forms = {"a01-020x": ["lo vix zo ol nix lo", "cool zinc"], "a01-020w": ["cool vox"],
+           "a02-000": ["nix"]}   # training forms (two), a test form
+  write_ondb_folder(tmp_path, forms, np.random.default_rng(5))
+  held_out = ["so lo vix zo ol nix lo then"]   # a test line sharing a 6-gram with a training line
+  pairs = ondb_images.line_files(str(tmp_path), held_out)
+  assert sorted(t for _, t in pairs) == ["cool vox", "cool zinc"]
+  again = ondb_images.line_files(str(tmp_path), held_out)
+  assert again == pairs   # from the cache, the same images
+  for path, _ in pairs:
+    image = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
+    ink = image < 128
+    assert 90 <= image.shape[0] <= 170 and image.shape[1] > image.shape[0]
+    assert 0.01 < ink.mean() < 0.4 and np.median(image) > 190   # dark strokes on light paper
+
+
 def test_language_models_never_hold_a_line_that_shares_a_6_gram_with_a_test_line():
   from hwr_jax.language.leakage import without_test_text
   test = ["A MOVE to stop Mr . Gaitskell from nominating any more"]

@@ -101,6 +101,11 @@ class LabeledWords:
       train, validation = iam_line_pairs(path, "train"), iam_line_pairs(path, "validation")
       if config.words.get("with_words", False):
         train += iam_word_pairs(path, "train")
+      if config.words.get("ondb_lines", False):   # IAM-OnDB's ink drawn as line images
+        if not config.words.get("ondb_path"):
+          raise DataError("words.ondb_lines needs --config.words.ondb_path=ONDB_FOLDER.")
+        from hwr_jax.data import ondb_images
+        train += ondb_images.line_files(config.words.ondb_path, held_out_texts(config)[0])
     elif config.words.source == "iam":
       train, validation = iam_word_pairs(path, "train"), iam_word_pairs(path, "validation")
     else:
@@ -146,17 +151,9 @@ class LabeledWords:
     writer's line (`language/leakage.py`); None for sources of single words."""
     if self.config.words.source != "iam_lines":
       return None
-    from hwr_jax.data import iam
     from hwr_jax.language.leakage import without_test_text
     lines = [t for t in self.train[1] if " " in t]
-    held_out = [t for split in ("validation", "test")
-                for t in iam.line_texts(self.config.words.path, split)]
-    what = "a validation or test writer's line"
-    if self.config.words.get("ondb_path"):   # IAM-OnDB copies the same texts
-      from hwr_jax.data import ondb
-      held_out += [l.text for l in ondb.read_lines(self.config.words.ondb_path).lines
-                   if l.split in ("validation", "test")]
-      what += " or an IAM-OnDB testset_v / testset_f line"
+    held_out, what = held_out_texts(self.config)
     kept, dropped = without_test_text(lines, held_out)
     return kept, f"{dropped} training lines sharing a word 6-gram with {what} left out"
 
@@ -190,6 +187,22 @@ def iam_word_pairs(path: str, split: str) -> list[tuple[str, str]]:
   words are badly cut)."""
   from hwr_jax.data import iam
   return [(w.path, w.text) for w in iam.read_words(path) if w.ok and w.split == split]
+
+
+def held_out_texts(config) -> tuple[list[str], str]:
+  """(the validation and test writers' line texts, what they are): no
+  training text for a language model (or drawn from IAM-OnDB) may share a word
+  6-gram with them. IAM-OnDB's testset_v / testset_f lines too when
+  words.ondb_path is given: it copies the same corpus."""
+  from hwr_jax.data import iam
+  texts = [t for split in ("validation", "test") for t in iam.line_texts(config.words.path, split)]
+  what = "a validation or test writer's line"
+  if config.words.get("ondb_path"):
+    from hwr_jax.data import ondb
+    texts += [l.text for l in ondb.read_lines(config.words.ondb_path).lines
+              if l.split in ("validation", "test")]
+    what += " or an IAM-OnDB testset_v / testset_f line"
+  return texts, what
 
 
 def iam_line_pairs(path: str, split: str) -> list[tuple[str, str]]:
