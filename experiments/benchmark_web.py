@@ -14,15 +14,12 @@ same decoder) on the same strokes.
 """
 
 import argparse
-import functools
-import http.server
 import json
 import os
 import shutil
 import statistics
 import sys
 import tempfile
-import threading
 
 import numpy as np
 
@@ -31,38 +28,6 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "experiments"))
 
 from benchmark_pages import cpu_name  # noqa: E402
-
-DRAW = """async ([strokes, decoder]) => {
-  const canvas = document.getElementById("canvas");
-  const box = canvas.getBoundingClientRect();
-  const event = (kind, [x, y]) => canvas.dispatchEvent(new PointerEvent(kind, {
-      clientX: box.left + x * box.width / canvas.width,
-      clientY: box.top + y * box.height / canvas.height, pointerId: 1, bubbles: true}));
-  const readingOf = n => new Promise(resolve => {
-    const wait = () => window.hwrLastReading && window.hwrLastReading.strokes === n
-        ? resolve(window.hwrLastReading) : setTimeout(wait, 5);
-    wait();
-  });
-  const draw = stroke => {
-    event("pointerdown", stroke[0]);
-    for (const p of stroke.slice(1)) event("pointermove", p);
-    event("pointerup", stroke[stroke.length - 1]);
-  };
-  document.getElementById("clear").click();
-  document.getElementById("decoder").value = decoder;
-  window.hwrLastReading = null;
-  strokes.slice(0, -1).forEach(draw);
-  if (strokes.length > 1) await readingOf(strokes.length - 1);
-  draw(strokes[strokes.length - 1]);
-  return await readingOf(strokes.length);
-}"""
-
-
-def on_canvas(strokes, width=900, height=300, margin=20):
-  xy = np.concatenate([s[:, :2] for s in strokes])
-  span = np.maximum(np.ptp(xy, 0), 1e-9)
-  scale = min((width - 2 * margin) / span[0], (height - 2 * margin) / span[1])
-  return [((s[:, :2] - xy.min(0)) * scale + margin).round(1).tolist() for s in strokes]
 
 
 def main():
@@ -75,6 +40,8 @@ def main():
 
   from hwr_jax import export, pretrained, runtime
   from hwr_jax.data import ink_files, ondb
+  from hwr_jax.exporting import page_driver
+  from hwr_jax.exporting.page_driver import DRAW, on_canvas
   from hwr_jax.readers import load_reader
   runtime.set_xla_flags()
   lines = [l for l in ondb.read_lines(args.ondb).lines if l.split == "test"]
@@ -82,20 +49,14 @@ def main():
   folder = tempfile.mkdtemp()
   try:
     assert export.main([f"--model={args.model}", f"--web={folder}"]) == 0
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-      def log_message(self, *args):
-        pass
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                             functools.partial(Quiet, directory=folder))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     readers = {d: load_reader(pretrained.find(args.model), decoder=d)
                for d in ("best_path", "beam")}
     results = {d: {"ms": [], "same_text": 0} for d in readers}
-    with sync_playwright() as p:
+    with page_driver.served(folder) as url, sync_playwright() as p:
       browser = p.chromium.launch(executable_path=shutil.which("chromium"),
                                   args=["--no-sandbox", "--disable-gpu"])
       page = browser.new_page()
-      page.goto(f"http://127.0.0.1:{server.server_address[1]}/index.html")
+      page.goto(url)
       page.wait_for_selector("body[data-ready=yes]", timeout=120_000)
       page.select_option("#model", args.model)
       for line in lines:
@@ -106,7 +67,6 @@ def main():
           results[decoder]["ms"].append(reading["ms"])
           results[decoder]["same_text"] += reading["text"] == reader.read(drawn).text
       browser.close()
-    server.shutdown()
   finally:
     shutil.rmtree(folder)
   report = {"cpu": cpu_name(), "browser": "Chromium (Debian), onnxruntime-web 1.30.0, wasm, 1 thread",

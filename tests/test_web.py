@@ -5,19 +5,17 @@ are read by onnxruntime-web with the text the Python reader gives the same
 strokes (the shipped ink model) or the same picture (a line model)."""
 
 import base64
-import functools
-import http.server
 import json
 import os
 import shutil
 import subprocess
-import threading
 
 import cv2
 import numpy as np
 import pytest
 
-from hwr_jax.exporting import web
+from hwr_jax.exporting import page_driver, web
+from hwr_jax.exporting.page_driver import DRAW, on_canvas
 from hwr_jax.preprocess import ink, word_input
 from tests_helpers import draw_line, write_strokes
 
@@ -140,11 +138,8 @@ def page_url(tmp_path_factory, line_run):
   assert export.main([f"--workdir={line_run[1]}", f"--web={folder}"]) == 0
   assert json.loads((folder / "models.json").read_text()) == {
       "ondb-lines": "pen strokes", "run": "lines"}
-  handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
-  server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-  threading.Thread(target=server.serve_forever, daemon=True).start()
-  yield f"http://127.0.0.1:{server.server_address[1]}/index.html"
-  server.shutdown()
+  with page_driver.served(folder) as url:
+    yield url
 
 
 @pytest.fixture(scope="module")
@@ -158,36 +153,6 @@ def page(page_url):
     page.wait_for_selector("body[data-ready=yes]", timeout=60_000)
     yield page
     browser.close()
-
-
-# Draws strokes with pointer events (dispatched in the page: thousands of
-# mouse moves through Playwright would take seconds) and waits for the reading.
-DRAW = """([strokes, decoder]) => new Promise(resolve => {
-  const canvas = document.getElementById("canvas");
-  const box = canvas.getBoundingClientRect();
-  const event = (kind, [x, y]) => canvas.dispatchEvent(new PointerEvent(kind, {
-      clientX: box.left + x * box.width / canvas.width,
-      clientY: box.top + y * box.height / canvas.height, pointerId: 1, bubbles: true}));
-  document.getElementById("clear").click();
-  document.getElementById("decoder").value = decoder;
-  window.hwrLastReading = null;
-  for (const stroke of strokes) {
-    event("pointerdown", stroke[0]);
-    for (const p of stroke.slice(1)) event("pointermove", p);
-    event("pointerup", stroke[stroke.length - 1]);
-  }
-  const wait = () => window.hwrLastReading && window.hwrLastReading.strokes === strokes.length
-      ? resolve(window.hwrLastReading) : setTimeout(wait, 20);
-  wait();
-})"""
-
-
-def on_canvas(strokes: list[np.ndarray], scale=None, width=900, height=300, margin=30) -> list:
-  """Strokes as canvas pixels: `scale`d, or as large as the canvas holds."""
-  xy = np.concatenate([s[:, :2] for s in strokes])
-  scale = scale or min((width - 2 * margin) / np.ptp(xy[:, 0]),
-                       (height - 2 * margin) / np.ptp(xy[:, 1]))
-  return [((s[:, :2] - xy.min(0)) * scale + margin).round(1).tolist() for s in strokes]
 
 
 def test_the_page_reads_ink_as_the_python_reader_does(page):
@@ -228,3 +193,29 @@ def test_the_page_reads_a_line_image_as_the_python_reader_does(page, line_run, t
                                                           model.geometry)], prepared=True)[0]
   got = np.array(reading["frameLabels"][0])
   assert got.shape == (len(probs),) and (got == probs.argmax(1)).mean() >= 0.9
+
+
+def test_clear_while_the_page_reads_drops_that_reading(page):
+  """Clear right after the last stroke ends: the reading of the whole word,
+  already started, must not write its text afterwards."""
+  page.select_option("#model", "ondb-lines")
+  strokes = on_canvas(write_strokes("zinc", np.random.default_rng(7)))
+  before = page.evaluate(DRAW, [strokes, "best_path"])   # the same word, read to the end
+  assert before["text"]
+  page.evaluate("""(strokes) => {
+    const canvas = document.getElementById("canvas");
+    const box = canvas.getBoundingClientRect();
+    const event = (kind, [x, y]) => canvas.dispatchEvent(new PointerEvent(kind, {
+        clientX: box.left + canvas.clientLeft + x, clientY: box.top + canvas.clientTop + y,
+        pointerId: 1, bubbles: true}));
+    document.getElementById("clear").click();
+    for (const stroke of strokes) {   // one reading starts; the others wait for it
+      event("pointerdown", stroke[0]);
+      for (const p of stroke.slice(1)) event("pointermove", p);
+    }
+    event("pointerup", strokes[strokes.length - 1].at(-1));
+    document.getElementById("clear").click();
+  }""", strokes)
+  page.wait_for_timeout(1500)
+  assert page.inner_text("#text") == ""
+  assert page.evaluate("window.hwrStrokes().length") == 0

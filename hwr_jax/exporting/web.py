@@ -8,6 +8,7 @@ FOLDER`); nothing is fetched from anywhere else at run time.
 
 import json
 import os
+import re
 import shutil
 
 WEB = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "web")
@@ -39,6 +40,7 @@ def add_model(folder: str, name: str, graph: bytes, settings: dict) -> str:
   if settings["kind"] not in ("crnn", "ink"):
     raise WebError(f"the page reads words, lines and ink; {name} is a {settings['kind']} "
                    "model (a character classifier reads through the segmentation reader).")
+  name = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip(".-") or "model"   # a file and URL name
   ort = ort_folder()
   os.makedirs(os.path.join(folder, "models"), exist_ok=True)
   for file in PAGE_FILES:

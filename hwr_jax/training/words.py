@@ -191,7 +191,9 @@ class WordTask:
       print(f"{len(language[0])} training lines for language models ({language[1]})")
 
   def describe(self) -> str:
-    kind = "lines" if " " in self.charset else "words"
+    # What it reads is in its validation texts (a word model fine-tuned from a
+    # line model keeps the space in its charset).
+    kind = "lines" if any(" " in t for t in self.data.validation[1]) else "words"
     return (f"{self.config.words.source} {kind}, {len(self.charset)} characters, "
             f"{len(self.data.validation[0]):,} validation {kind}")
 
