@@ -45,6 +45,25 @@ def test_each_model_has_its_card_sums_and_summary(name):
   assert not paths, f"{name}/config.json names the training machine's folders: {paths}"
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_each_model_reads_by_name_what_the_test_writes(name):
+  """Every shipped model loads by name and reads an input of its kind: ink
+  for the ink model, a picture of written letters for the others (a word
+  model, a line model, or a character classifier through the segmentation
+  reader)."""
+  import hwr_jax
+  from hwr_jax.readers.ink import InkReader
+  from tests_helpers import draw_line
+  reader = hwr_jax.load_reader(name)
+  rng = np.random.default_rng(3)
+  if isinstance(reader, InkReader):
+    reading = reader.read([s[:, :2] for s in write_strokes("lion", rng)])
+  else:
+    reading = reader.read(draw_line("lion", rng))
+  assert reading.error is None and reading.text
+  assert reading.confidence is None or 0 <= reading.confidence <= 1
+
+
 def test_the_ink_model_reads_strokes_by_name():
   import hwr_jax
   reader = hwr_jax.load_reader("ondb-lines")

@@ -6,6 +6,7 @@ models in `hwr_jax/pretrained/`): no orbax, no pickle, no optimizer state.
                      fp32 or fp16, with their charset, step and epoch as metadata
   vocabulary.tsv     the training words and counts (lexicon), when the run had them
   lm_lines.txt       training lines for the language models, when it had them
+  class_counts.json  a classifier's training class counts (its priors), when it had them
   SHA256SUMS         sha256 of every file above, checked when the model loads
 
 The folder is read like a workdir (`inference.load_model(folder)`), so every
@@ -24,7 +25,7 @@ from hwr_jax.checkpoints.workdir import flatten
 
 WEIGHTS = "model.safetensors"
 SUMS = "SHA256SUMS"
-RESOURCES = ("config.json", "vocabulary.tsv", "lm_lines.txt")
+RESOURCES = ("config.json", "vocabulary.tsv", "lm_lines.txt", "class_counts.json")
 FORMAT = 1
 
 

@@ -193,7 +193,8 @@ class WordTask:
   def describe(self) -> str:
     # What it reads is in its validation texts (a word model fine-tuned from a
     # line model keeps the space in its charset).
-    kind = "lines" if any(" " in t for t in self.data.validation[1]) else "words"
+    texts = self.data.validation[1]
+    kind = "lines" if 2 * sum(" " in t for t in texts) > len(texts) else "words"
     return (f"{self.config.words.source} {kind}, {len(self.charset)} characters, "
             f"{len(self.data.validation[0]):,} validation {kind}")
 
