@@ -3,12 +3,14 @@ warm latency per input, read one at a time, and the start of a reading process.
 
   python experiments/benchmark_onnx.py --model=ondb-lines --inputs=ONDB/lineStrokes/a01
   python experiments/benchmark_onnx.py --workdir=runs/iam_lines --inputs=WORDS_FOLDER
+  python experiments/benchmark_onnx.py --model=iam-words --inputs=WORDS --jax_decoders=lexicon
 
 Exports the model (`hwr-export`) to a temporary folder, then prints one JSON
 object: the CPU; warm median / p90 ms per input with the JAX reader and with
 the onnxruntime reader (best path, files already parsed); and the median
 seconds of `hwr-read ONE_FILE` with each engine from a new process (second run
-on, caches filled) beside a bare `python -c "import jax"`.
+on, caches filled) beside a bare `python -c "import jax"`; with
+--jax_decoders, also `hwr-read ONE_FILE --decoder=D` (JAX) for each.
 """
 
 import argparse
@@ -35,6 +37,8 @@ def main():
   parser.add_argument("--inputs", required=True, help="a folder of images or ink files")
   parser.add_argument("--num_inputs", type=int, default=100)
   parser.add_argument("--repeats", type=int, default=5)
+  parser.add_argument("--jax_decoders", default="", help="comma-separated: hwr-read (JAX) "
+                      "start with these decoders too, e.g. lexicon")
   args = parser.parse_args()
   from hwr_jax import read, readers, runtime
   runtime.set_xla_flags()
@@ -61,6 +65,8 @@ def main():
   commands = {"bare_jax_start": [sys.executable, "-c", "import jax"],
               "hwr_read_jax": [sys.executable, "-m", "hwr_jax.read", paths[0], flag],
               "hwr_read_onnx": [sys.executable, "-m", "hwr_jax.read", paths[0], f"--onnx={out}"]}
+  for decoder in filter(None, args.jax_decoders.split(",")):
+    commands[f"hwr_read_jax_{decoder}"] = commands["hwr_read_jax"] + [f"--decoder={decoder}"]
   for command in commands.values():   # fill the caches
     seconds(command)
   starts = {name: [] for name in commands}

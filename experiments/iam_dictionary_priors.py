@@ -31,7 +31,8 @@ from hwr_jax.data import iam, vocabulary  # noqa: E402
 from hwr_jax.language.defaults import number_share  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("workdir", "runs/iam", "Workdir of a configs/iam_words.py run.")
+flags.DEFINE_string("workdir", "runs/iam", "Workdir of a configs/iam_words.py run, or a "
+                    "pretrained model's name (iam-words).")
 flags.DEFINE_string("iam", None, "The IAM folder (words.txt, forms.txt, words/).")
 flags.DEFINE_list("frequency_weights", ["0", "0.25", "0.5", "0.75", "1"], "Weights to try.")
 flags.DEFINE_integer("max_words", 0, "Read only the first N validation words (0: all).")
@@ -43,15 +44,16 @@ MARGINS = [0.0, 4.0, 8.0, 10.0, 12.0, 14.0, 16.0, 20.0, 24.0, np.inf]
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
-  from hwr_jax import readers
+  from hwr_jax import pretrained, readers
+  workdir = FLAGS.workdir if os.path.isdir(FLAGS.workdir) else pretrained.find(FLAGS.workdir)
   os.makedirs(FLAGS.out, exist_ok=True)
   entries = [w for w in iam.read_words(FLAGS.iam) if w.ok and w.split == "validation"]
   images, texts, _ = iam.load_images(entries[:FLAGS.max_words or None])
-  reader = readers.load_reader(FLAGS.workdir, "crnn", decoder="lexicon")
+  reader = readers.load_reader(workdir, "crnn", decoder="lexicon")
   readings = reader.read_many(images)
   kept = [i for i, r in enumerate(readings) if r.error is None]
   frames, texts = [readings[i].frames for i in kept], [texts[i] for i in kept]
-  counts = vocabulary.read(FLAGS.workdir)
+  counts = vocabulary.read(workdir)
   shares = {"0.1 (synthesized words)": dictionary.NUMBER_SHARE,
             "training words": number_share(counts)}
   print(f"{len(texts)} validation words; numbers among the training words: "

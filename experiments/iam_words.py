@@ -30,7 +30,8 @@ from hwr_jax.evaluators.text import kind_of, text_error_rates  # noqa: E402
 from hwr_jax.data import iam, vocabulary  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("workdir", "runs/iam", "Workdir of a configs/iam_words.py run.")
+flags.DEFINE_string("workdir", "runs/iam", "Workdir of a configs/iam_words.py run, or a "
+                    "pretrained model's name (iam-words).")
 flags.DEFINE_string("iam", None, "The IAM folder (words.txt, forms.txt, words/).")
 flags.DEFINE_enum("split", "test", ["test", "validation"], "Which writers to read.")
 flags.DEFINE_list("decoders", ["best_path", "beam", "beam_lm", "lexicon", "token_passing"],
@@ -53,12 +54,13 @@ REFERENCES = [
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
-  from hwr_jax import readers
+  from hwr_jax import pretrained, readers
+  workdir = FLAGS.workdir if os.path.isdir(FLAGS.workdir) else pretrained.find(FLAGS.workdir)
   os.makedirs(FLAGS.out, exist_ok=True)
   entries = [w for w in iam.read_words(FLAGS.iam) if w.ok and w.split == FLAGS.split]
   images, texts, unreadable = iam.load_images(entries[:FLAGS.max_words or None])
   writers = len({w.writer for w in entries})
-  train_vocabulary = vocabulary.read(FLAGS.workdir) or collections.Counter()
+  train_vocabulary = vocabulary.read(workdir) or collections.Counter()
   seen = np.array([t in train_vocabulary for t in texts])
   kinds = np.array([kind_of(t) for t in texts])
   print(f"{len(texts)} {FLAGS.split} words of {writers} writers ({unreadable} unreadable "
@@ -66,7 +68,7 @@ def main(argv):
 
   rows = []
   for decoder in FLAGS.decoders:
-    reader = readers.load_reader(FLAGS.workdir, "crnn", FLAGS.checkpoint, decoder=decoder,
+    reader = readers.load_reader(workdir, "crnn", FLAGS.checkpoint, decoder=decoder,
                                  beam_width=FLAGS.beam_width, lm_weight=FLAGS.lm_weight)
     reader.read_many(images[:256])                    # compile the buckets it meets
     start = time.perf_counter()
@@ -85,15 +87,21 @@ def main(argv):
     print(json.dumps(result))
 
   from hwr_jax import run_log
-  history = run_log.epoch_records(os.path.join(FLAGS.workdir, "metrics.jsonl"))
-  best = min(history, key=lambda r: r["val_cer"])
+  metrics = os.path.join(workdir, "metrics.jsonl")
+  history = run_log.epoch_records(metrics) if os.path.exists(metrics) else []
+  if history:
+    best = min(history, key=lambda r: r["val_cer"])
+    trained = (f"{FLAGS.checkpoint} checkpoint: epoch {best['epoch']} of {len(history)}, "
+               f"{best['train_seconds'] / 60:.0f} training minutes; validation CER "
+               f"{100 * best['val_cer']:.2f} %")
+  else:
+    trained = "a published model: its MODEL.md tells how it trained"
   results = [r for r, _ in rows]
   lines = [
       f"IAM words, {FLAGS.split} writers (writer id % 7 == {3 if FLAGS.split == 'test' else 4}, "
       f"status ok): {len(texts)} words of {writers} writers, {100 * (~seen).mean():.0f} % "
-      f"of them never seen in training. Model: {FLAGS.workdir} ({FLAGS.checkpoint} checkpoint: "
-      f"epoch {best['epoch']} of {len(history)}, {best['train_seconds'] / 60:.0f} training "
-      f"minutes; validation CER {100 * best['val_cer']:.2f} %). {os.cpu_count()} CPU cores.", "",
+      f"of them never seen in training. Model: {FLAGS.workdir} ({trained}). "
+      f"{os.cpu_count()} CPU cores.", "",
       "| reader | CER | WER | CER ignoring case | CER unseen words | words/s |",
       "|---|---:|---:|---:|---:|---:|"]
   for r in results:
@@ -114,7 +122,8 @@ def main(argv):
   json.dump({"texts": texts, "results": results, "history": history,
              "hypotheses": {r["decoder"]: h for r, h in rows}},
             open(os.path.join(FLAGS.out, "results.json"), "w"), indent=1)
-  plot_history(history, os.path.join(FLAGS.out, "val_cer.png"))
+  if history:
+    plot_history(history, os.path.join(FLAGS.out, "val_cer.png"))
   print("\n".join(lines))
 
 

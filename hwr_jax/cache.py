@@ -28,13 +28,16 @@ def file_stamp(path: str):
     return None
 
 
+def _digest(key) -> str:
+  return hashlib.sha256(repr(key).encode()).hexdigest()[:16]
+
+
 def cached(name: str, key, build):
   """`build()`, pickled under the cache folder as `name-<hash of key>.pkl` and
   loaded from there next time. `key` must name everything the result depends
   on (e.g. versions, sizes, a file's size and mtime). An unusable cache folder
   (read-only, full) only costs the rebuild."""
-  digest = hashlib.sha256(repr(key).encode()).hexdigest()[:16]
-  path = os.path.join(cache_dir(), f"{name}-{digest}.pkl")
+  path = os.path.join(cache_dir(), f"{name}-{_digest(key)}.pkl")
   try:
     with open(path, "rb") as f:
       return pickle.load(f)
@@ -49,3 +52,20 @@ def cached(name: str, key, build):
   except OSError:
     pass
   return value
+
+
+def cached_files(name: str, key, build):
+  """Files written once under the cache folder: `build(folder)` writes them
+  into `name/<hash of key>/` (skipping those already there) and returns a
+  listing of them, kept as `cached` keeps a value. A listing whose folder was
+  deleted under it is built again."""
+  folder = os.path.join(cache_dir(), name, _digest(key))
+
+  def build_here():
+    os.makedirs(folder, exist_ok=True)
+    return build(folder)
+
+  listing = cached(name, key, build_here)
+  if listing and not os.path.isdir(folder):
+    return build_here()
+  return listing

@@ -26,13 +26,14 @@ import sys
 def settings(model) -> dict:
   """What a reader of the exported graph needs besides it."""
   from hwr_jax.checkpoints.exported import without_paths
+  from hwr_jax.readers.crnn import reads_lines
   out = {"format": 1, "kind": model.name, "charset": model.charset,
          "outputs": "log_probs (blank = 0 for sequence models)",
          "config": without_paths(model.config.to_dict())}
   if model.name == "crnn":
     geometry = model.geometry
     out.update(height=geometry.height, buckets=list(geometry.buckets),
-               columns_per_frame=geometry.columns_per_frame, reads_lines=" " in model.charset,
+               columns_per_frame=geometry.columns_per_frame, reads_lines=reads_lines(model.config, model.charset),
                decoders=["best_path", "beam"])
   elif model.name == "ink":
     out.update(buckets=list(model.geometry.buckets),

@@ -5,6 +5,8 @@ synthetic ink set made here (letters drawn as strokes, jittered per sample).
 """
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 
@@ -146,6 +148,9 @@ def test_iam_ondb_training_lines_are_drawn_as_line_images_without_test_text(tmp_
   assert sorted(t for _, t in pairs) == ["cool vox", "cool zinc"]
   again = ondb_images.line_files(str(tmp_path), held_out)
   assert again == pairs   # from the cache, the same images
+  shutil.rmtree(os.path.dirname(pairs[0][0]))   # the images deleted under the kept listing
+  assert ondb_images.line_files(str(tmp_path), held_out) == pairs
+  assert all(os.path.exists(path) for path, _ in pairs)
   for path, _ in pairs:
     image = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
     ink = image < 128

@@ -208,3 +208,17 @@ def test_the_demo_shows_an_uploaded_page_with_its_boxes_and_text(line_run, tmp_p
   assert picture.shape[0] == page.shape[0] and picture.shape[1] > 2 * page.shape[1] - 10
   boxes = (picture[..., 2].astype(int) - picture[..., 1] > 100)   # red word boxes, blue lines
   assert boxes[:, :page.shape[1]].any() and not boxes[:, page.shape[1]:].any()
+
+
+def test_a_word_model_fine_tuned_from_a_line_model_still_reads_words():
+  """The shipped iam-words was fine-tuned from the line model and keeps its
+  space; it reads single words, a line model (or a user's folder of lines)
+  reads pages."""
+  from configs import iam_lines, iam_words
+  from hwr_jax.readers.crnn import reads_lines
+  assert not reads_lines(iam_words.get_config(), "ab c")
+  assert reads_lines(iam_lines.get_config(), "ab c")
+  assert not reads_lines(iam_lines.get_config(), "abc")
+  folder = iam_words.get_config()
+  folder.words.source = "folder"
+  assert reads_lines(folder, "ab c")

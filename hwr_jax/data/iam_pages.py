@@ -164,14 +164,10 @@ def line_files(root: str) -> dict[str, list[tuple[str, str, int]]]:
   size and time): training data as any word folder is."""
   from hwr_jax import cache
   words_file = iam.find_file(root, "words.txt")
-  import hashlib
-  key = ("iam-lines", 1, os.path.abspath(root), cache.file_stamp(words_file))
   # The images are as current as the listing: a folder per key, rendered anew when it changes.
-  folder = os.path.join(cache.cache_dir(), "iam-lines",
-                        hashlib.sha256(repr(key).encode()).hexdigest()[:16])
+  key = ("iam-lines", 1, os.path.abspath(root), cache.file_stamp(words_file))
 
-  def build():
-    os.makedirs(folder, exist_ok=True)
+  def build(folder):
     result = {split: [] for split in iam.SPLITS}
     for page in read_pages(root):
       for line in page.lines:
@@ -182,7 +178,4 @@ def line_files(root: str) -> dict[str, list[tuple[str, str, int]]]:
         result[page.split].append((path, line.text, page.writer))
     return result
 
-  listing = cache.cached("iam-lines", key, build)
-  if any(not os.path.exists(p) for pairs in listing.values() for p, _, _ in pairs[:1]):
-    return build()   # the cache folder was emptied under the listing
-  return listing
+  return cache.cached_files("iam-lines", key, build)

@@ -60,11 +60,8 @@ def line_files(root: str, held_out_texts: list[str]) -> list[tuple[str, str]]:
   lines = [l for l in lines if l.text in kept]
   key = ("ondb-images", 1, os.path.abspath(root), len(lines),
          hashlib.sha256("\n".join(l.line_id for l in lines).encode()).hexdigest())
-  folder = os.path.join(cache.cache_dir(), "ondb-images", hashlib.sha256(
-      repr(key).encode()).hexdigest()[:16])
 
-  def build():
-    os.makedirs(folder, exist_ok=True)
+  def build(folder):
     out = []
     for line in lines:
       path = os.path.join(folder, line.line_id + ".png")
@@ -78,7 +75,4 @@ def line_files(root: str, held_out_texts: list[str]) -> list[tuple[str, str]]:
       out.append((path, line.text))
     return out
 
-  listing = cache.cached("ondb-images", key, build)
-  if listing and not os.path.exists(listing[0][0]):
-    return build()   # the cache folder was emptied under the listing
-  return listing
+  return cache.cached_files("ondb-images", key, build)

@@ -1,7 +1,7 @@
 """The CRNN reader: whole word images -> per-frame probabilities (one
 compiled call per batch) -> a CTC decoder (`hwr_jax/ctc/`).
 
-A line model (its charset has a space: configs/iam_lines.py) reads pages:
+A line model (`reads_lines`: configs/iam_lines.py) reads pages:
 their lines are found (`preprocess/lines.py`) and read in one batch, and each
 word's box comes from the CTC alignment of its line's text. An image with one
 line of writing (a word, a line) is read whole, as a word model reads it.
@@ -23,6 +23,14 @@ from hwr_jax.readers.base import (ImageError, Line, Reader, ReaderError, Reading
 # An image less tall than this many of its strokes' heights is one word or line
 # (IAM's word crops: up to ~4.5; a page of two lines with its margins: over 5).
 ONE_LINE_IMAGE = 5.0
+
+
+def reads_lines(config, charset: str) -> bool:
+  """A line model (it reads pages and lines, spaces among its characters), not
+  a word model. Its charset tells, except for a model trained on IAM's words
+  (configs/iam_words.py), which keeps the space of a line model it was
+  fine-tuned from (the shipped iam-words) but reads single words."""
+  return " " in charset and config.words.get("source") != "iam"
 
 
 @dataclasses.dataclass
@@ -54,7 +62,7 @@ class CRNNReader(Reader):
     self.model, self.config, self.charset = model, model.config, model.charset
     self.decoder_name = decoder
     self.geometry = InputGeometry.of(self.config)
-    self.reads_lines = " " in self.charset
+    self.reads_lines = reads_lines(self.config, self.charset)
     counts = vocabulary.read(workdir) if workdir else None
     if decoder == "word_beam" and " " not in self.charset:
       raise ReaderError(f"{workdir}'s model has no space in its charset: word_beam reads "
