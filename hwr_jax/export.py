@@ -52,13 +52,20 @@ def verify(model, session, paths: list[str]) -> dict:
   from hwr_jax.preprocess.image import to_gray
   if model.name == "cnn":
     raise SystemExit("--verify reads sequences (word, line and ink models).")
-  if model.name == "ink":
-    from hwr_jax.data.ink_files import read_ink
-    from hwr_jax.preprocess import ink
-    inputs = [ink.normalize(line) for p in paths for line in ink.split_lines(read_ink(p))]
-  else:
-    from hwr_jax.preprocess.word_input import normalize
-    inputs = [normalize(to_gray(load_image(p)), model.geometry) for p in paths]
+  from hwr_jax.data.ink_files import InkError, read_ink
+  from hwr_jax.preprocess import ink
+  from hwr_jax.preprocess.image import ImageError
+  from hwr_jax.preprocess.word_input import normalize
+  inputs, skipped = [], []
+  for p in paths:
+    try:
+      if model.name == "ink":
+        inputs += [ink.normalize(line) for line in ink.split_lines(read_ink(p))]
+      else:
+        inputs.append(normalize(to_gray(load_image(p)), model.geometry))
+    except (ImageError, InkError, OSError) as e:   # said, and the others compared
+      skipped.append(p)
+      print(f"{p}: skipped: {e}", file=sys.stderr)
   import jax
 
   from hwr_jax import models
@@ -90,8 +97,8 @@ def verify(model, session, paths: list[str]) -> dict:
       worst = max(worst, float(np.abs(got[j, :frames] - expected[j, :frames]).max()))
       same += best_path_decode(got[None, j, :frames])[0] == \
           best_path_decode(expected[None, j, :frames])[0]
-  return {"inputs": len(inputs), "max_abs_log_prob_difference": worst,
-          "same_best_path_text": same}
+  return {"inputs": len(inputs), "skipped_files": len(skipped),
+          "max_abs_log_prob_difference": worst, "same_best_path_text": same}
 
 
 def main(argv=None) -> int:
@@ -144,8 +151,15 @@ def main(argv=None) -> int:
   if args.verify:
     import onnxruntime
     session = onnxruntime.InferenceSession(args.out, providers=["CPUExecutionProvider"])
-    report = verify(model, session, args.verify)
+    from hwr_jax.read import INK_FOLDER_EXTENSIONS, expand_paths
+    from hwr_jax.readers.base import IMAGE_EXTENSIONS
+    paths = expand_paths(args.verify, INK_FOLDER_EXTENSIONS if model.name == "ink"
+                         else IMAGE_EXTENSIONS)
+    report = verify(model, session, paths)
     print(json.dumps(report))
+    if not report["inputs"]:
+      print("error: --verify found nothing readable to compare", file=sys.stderr)
+      return 1
     return 0 if report["max_abs_log_prob_difference"] < 1e-4 and \
         report["same_best_path_text"] == report["inputs"] else 1
   return 0

@@ -69,11 +69,13 @@ def parse_args(argv):
                            "workdir); crnn: read whole words (a configs/words.py workdir); "
                            "ink: read pen strokes (a configs/ondb_lines.py workdir); "
                            "default: what the workdir holds")
-  parser.add_argument("--decoder", default="best_path",
+  parser.add_argument("--decoder",
                       choices=["best_path", "beam", "beam_lm", "lexicon", "token_passing",
                                "word_beam"],
                       help="crnn: CTC decoder; segment: best_path (each character's best "
-                           "class, word rules) or lexicon (the best dictionary word)")
+                           "class, word rules) or lexicon (the best dictionary word); "
+                           "default: the pretrained model's choice (--list-models), else "
+                           "best_path")
   parser.add_argument("--beam-width", type=int, default=16, help="crnn: beam width")
   parser.add_argument("--lm-weight", type=float, default=0.5,
                       help="crnn --decoder=beam_lm: weight of the character language model")
@@ -160,12 +162,14 @@ def main(argv=None) -> int:
   loaded = {}
   failures, total = 0, sum(len(paths) for _, _, paths in runs)
   for source, kind, paths in runs:
+    decoder = args.decoder or (pretrained.default_decoder(source) if os.path.isdir(source)
+                               else "best_path")
     if kind in ("crnn", "ink"):
-      options = dict(decoder=args.decoder, beam_width=args.beam_width, lexicon_path=args.lexicon,
+      options = dict(decoder=decoder, beam_width=args.beam_width, lexicon_path=args.lexicon,
                      lm_weight=args.lm_weight, word_lm_path=args.word_lm)
     else:
       options = dict(use_case_by_size=not args.no_case_by_size,
-                     use_word_rules=not args.no_word_rules, decoder=args.decoder,
+                     use_word_rules=not args.no_word_rules, decoder=decoder,
                      lexicon_path=args.lexicon)
     if source not in loaded:
       try:
@@ -185,7 +189,8 @@ def list_models() -> int:
   from hwr_jax import pretrained
   for name in pretrained.names():
     info = pretrained.summary(name)
-    print(f"{name:16s} {info['task']}; {info['data']}; {info['result']}")
+    print(f"{name:16s} {info['task']}; {info['data']}; {info['result']}; "
+          f"reads with {info.get('decoder', 'best_path')}")
   return 0
 
 

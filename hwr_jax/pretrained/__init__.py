@@ -5,7 +5,8 @@ its config, the vocabulary and language-model lines it reads with, sha256
 sums checked on load) with a model card, MODEL.md: data and split, the
 command that trained it, measured results with the command that measured
 them, speed, and the licence terms of its training data. `model.json` holds
-the one-line summary `hwr-read --list-models` prints.
+the one-line summary `hwr-read --list-models` prints and the decoder
+`hwr-read` reads with when none is given.
 
   hwr_jax.load_reader("ondb-lines")          # by name, like a workdir
   hwr-read note.inkml                        # the default model of each input kind
@@ -53,3 +54,13 @@ def default_for(kind: str) -> str:
       return name
   raise ModelLoadError(f"No pretrained model reads {kind} input in this installation; give "
                        "--workdir of a trained model.")
+
+
+def default_decoder(folder: str) -> str:
+  """The decoder `hwr-read` uses for the model in `folder` when none is given:
+  a pretrained model's chosen one (its model.json), else best path."""
+  try:
+    with open(os.path.join(folder, "model.json")) as f:
+      return json.load(f).get("decoder", "best_path")
+  except (OSError, ValueError):
+    return "best_path"

@@ -2,7 +2,8 @@
 
   python -m hwr_jax.pretrained.publish --workdir=runs/ondb --name=ondb-lines \\
       --task="lines of pen strokes" --data="IAM-OnDB, official split" \\
-      --result="testset_f CER 6.26 % (best path)" [--dtype=float16] [--checkpoint=best]
+      --result="testset_f CER 6.26 % (best path)" [--dtype=float16] [--checkpoint=best] \\
+      [--decoder=lexicon]
 
 Writes hwr_jax/pretrained/NAME/: model.safetensors (the checkpoint's
 parameters, fp16 or fp32), config.json, vocabulary.tsv and lm_lines.txt when
@@ -27,6 +28,8 @@ def main(argv=None) -> int:
   parser.add_argument("--result", required=True, help="the headline measured result")
   parser.add_argument("--dtype", choices=["float16", "float32"], default="float16")
   parser.add_argument("--checkpoint", default="best")
+  parser.add_argument("--decoder", default="best_path",
+                      help="what hwr-read decodes with when no --decoder is given")
   args = parser.parse_args(argv)
   path, step = checkpoints.find_checkpoint(args.workdir, args.checkpoint)
   params, meta = checkpoints.restore_params(path)
@@ -38,7 +41,8 @@ def main(argv=None) -> int:
   files = write_exported(folder, args.workdir, params, {**meta, "step": step}, args.dtype)
   with open(os.path.join(folder, "model.json"), "w") as f:
     json.dump({"name": args.name, "task": args.task, "data": args.data, "result": args.result,
-               "model": meta["config"]["model"]["name"], "dtype": args.dtype}, f, indent=1)
+               "model": meta["config"]["model"]["name"], "dtype": args.dtype,
+               "decoder": args.decoder}, f, indent=1)
   size = sum(os.path.getsize(os.path.join(folder, n)) for n in os.listdir(folder))
   print(f"{folder}: {', '.join(files)}, model.json; {size / 1e6:.2f} MB in all"
         + ("" if os.path.exists(os.path.join(folder, "MODEL.md")) else "; write MODEL.md"))
