@@ -8,9 +8,10 @@ warm latency per input, read one at a time, and the start of a reading process.
 Exports the model (`hwr-export`) to a temporary folder, then prints one JSON
 object: the CPU; warm median / p90 ms per input with the JAX reader and with
 the onnxruntime reader (best path, files already parsed); and the median
-seconds of `hwr-read ONE_FILE` with each engine from a new process (second run
-on, caches filled) beside a bare `python -c "import jax"`; with
---jax_decoders, also `hwr-read ONE_FILE --decoder=D` (JAX) for each.
+seconds of `hwr-read ONE_FILE` with each engine (best path) from a new process
+(second run on, caches filled) beside a bare `python -c "import jax"`; for a
+pretrained model also `hwr-read ONE_FILE --model=NAME` (its own decoder and
+engine, as a user runs it); with --jax_decoders, also JAX with each of them.
 """
 
 import argparse
@@ -40,10 +41,10 @@ def main():
   parser.add_argument("--jax_decoders", default="", help="comma-separated: hwr-read (JAX) "
                       "start with these decoders too, e.g. lexicon")
   args = parser.parse_args()
-  from hwr_jax import read, readers, runtime
+  from hwr_jax import readers, runtime
   runtime.set_xla_flags()
-  from hwr_jax.readers.base import IMAGE_EXTENSIONS
-  paths = read.expand_paths([args.inputs], IMAGE_EXTENSIONS + read.INK_FOLDER_EXTENSIONS)
+  from hwr_jax.readers.base import IMAGE_EXTENSIONS, INK_FOLDER_EXTENSIONS, expand_paths
+  paths = expand_paths([args.inputs], IMAGE_EXTENSIONS + INK_FOLDER_EXTENSIONS)
   paths = paths[:args.num_inputs]
   out = os.path.join(tempfile.mkdtemp(prefix="onnx-"), "model.onnx")
   flag = f"--workdir={args.workdir}" if args.workdir else f"--model={args.model}"
@@ -62,11 +63,14 @@ def main():
       reader.read(item)
       times[name].append(1000 * (time.perf_counter() - start))
 
+  read = [sys.executable, "-m", "hwr_jax.read", paths[0]]
   commands = {"bare_jax_start": [sys.executable, "-c", "import jax"],
-              "hwr_read_jax": [sys.executable, "-m", "hwr_jax.read", paths[0], flag],
-              "hwr_read_onnx": [sys.executable, "-m", "hwr_jax.read", paths[0], f"--onnx={out}"]}
+              "hwr_read_jax": read + [flag, "--engine=jax", "--decoder=best_path"],
+              "hwr_read_onnx": read + [f"--onnx={out}", "--decoder=best_path"]}
+  if args.model:   # as a user runs it: the model's own decoder, onnxruntime where installed
+    commands["hwr_read_model_defaults"] = read + [flag]
   for decoder in filter(None, args.jax_decoders.split(",")):
-    commands[f"hwr_read_jax_{decoder}"] = commands["hwr_read_jax"] + [f"--decoder={decoder}"]
+    commands[f"hwr_read_jax_{decoder}"] = read + [flag, "--engine=jax", f"--decoder={decoder}"]
   for command in commands.values():   # fill the caches
     seconds(command)
   starts = {name: [] for name in commands}

@@ -23,25 +23,6 @@ import os
 import sys
 
 
-def settings(model) -> dict:
-  """What a reader of the exported graph needs besides it."""
-  from hwr_jax.checkpoints.exported import without_paths
-  from hwr_jax.readers.crnn import reads_lines
-  out = {"format": 1, "kind": model.name, "charset": model.charset,
-         "outputs": "log_probs (blank = 0 for sequence models)",
-         "config": without_paths(model.config.to_dict())}
-  if model.name == "crnn":
-    geometry = model.geometry
-    out.update(height=geometry.height, buckets=list(geometry.buckets),
-               columns_per_frame=geometry.columns_per_frame, reads_lines=reads_lines(model.config, model.charset),
-               decoders=["best_path", "beam"])
-  elif model.name == "ink":
-    out.update(buckets=list(model.geometry.buckets),
-               points_per_frame=model.config.ink.points_per_frame, reads_lines=True,
-               decoders=["best_path", "beam"])
-  return out
-
-
 def verify(model, session, paths: list[str]) -> dict:
   """Largest |log-probability difference| over valid frames and the share of
   best-path texts that agree, JAX against onnxruntime, on `paths`."""
@@ -120,15 +101,14 @@ def main(argv=None) -> int:
   from hwr_jax import runtime
   runtime.set_xla_flags()
   from hwr_jax import inference, pretrained
-  from hwr_jax.exporting.onnx_graph import to_onnx
+  from hwr_jax.exporting.files import graph, write_files
   try:
     folder = args.workdir or pretrained.find(args.model)
     model = inference.load_model(folder, args.checkpoint)
   except (ValueError, OSError) as e:
     print(f"error: {e}", file=sys.stderr)
     return 2
-  info = settings(model)
-  proto = to_onnx(model, {k: json.dumps(v) for k, v in info.items() if k != "config"})
+  proto, info = graph(model)
   if args.web:
     from hwr_jax.exporting import web
     name = args.model or os.path.basename(os.path.normpath(args.workdir))
@@ -141,18 +121,12 @@ def main(argv=None) -> int:
           "and open http://localhost:8000")
     if not args.out:
       return 0
-  os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-  with open(args.out, "wb") as f:
-    f.write(proto.SerializeToString())
-  sidecar = os.path.splitext(args.out)[0] + ".json"
-  with open(sidecar, "w") as f:
-    json.dump(info, f, indent=1)
+  sidecar = write_files(args.out, proto, info)
   print(f"{args.out}: {model.name} model, {os.path.getsize(args.out) / 1e6:.1f} MB; {sidecar}")
   if args.verify:
     import onnxruntime
     session = onnxruntime.InferenceSession(args.out, providers=["CPUExecutionProvider"])
-    from hwr_jax.read import INK_FOLDER_EXTENSIONS, expand_paths
-    from hwr_jax.readers.base import IMAGE_EXTENSIONS
+    from hwr_jax.readers.base import IMAGE_EXTENSIONS, INK_FOLDER_EXTENSIONS, expand_paths
     paths = expand_paths(args.verify, INK_FOLDER_EXTENSIONS if model.name == "ink"
                          else IMAGE_EXTENSIONS)
     report = verify(model, session, paths)

@@ -20,24 +20,6 @@ import sys
 BATCH = 128
 
 
-# In folders, the ink reader reads these (a named file may also be any .json).
-INK_FOLDER_EXTENSIONS = (".xml", ".inkml", ".ink.json")
-
-
-def expand_paths(paths: list[str], extensions: tuple[str, ...]) -> list[str]:
-  """Files named, and the files of folders (searched recursively, in sorted
-  order) whose names end in one of `extensions`."""
-  files = []
-  for path in paths:
-    if os.path.isdir(path):
-      found = [os.path.join(root, f) for root, _, names in os.walk(path) for f in names
-               if f.lower().endswith(extensions)]
-      files += sorted(found)
-    else:
-      files.append(path)
-  return files
-
-
 def reader_kind(workdir: str) -> str | None:
   """The kind of model ('cnn', 'crnn', 'ink') a workdir holds (its
   config.json), or an exported .onnx file (the .json beside it)."""
@@ -62,6 +44,11 @@ def parse_args(argv):
   parser.add_argument("--onnx", metavar="FILE.onnx",
                       help="a model exported with hwr-export: read with onnxruntime alone "
                            "(no JAX needed; best_path and beam decoders)")
+  parser.add_argument("--engine", choices=["auto", "jax", "onnx"], default="auto",
+                      help="what runs a pretrained model: onnx (onnxruntime; its graph is "
+                           "exported into the cache folder on the first run, and later runs "
+                           "never import JAX), jax, or auto: onnx where onnxruntime is "
+                           "installed. A workdir's model always runs with JAX")
   parser.add_argument("--list-models", action="store_true",
                       help="print the pretrained models, one line each, and exit")
   parser.add_argument("--reader", choices=["segment", "crnn", "ink"],
@@ -126,7 +113,8 @@ def main(argv=None) -> int:
     print(f"error: {e}", file=sys.stderr)
     return 2
   from hwr_jax.readers import reader_of
-  from hwr_jax.readers.base import IMAGE_EXTENSIONS, image_pages
+  from hwr_jax.readers.base import (IMAGE_EXTENSIONS, INK_FOLDER_EXTENSIONS, expand_paths,
+                                    image_pages)
   missing = 0              # files no model was found for
   if source is not None:   # one model reads every file
     kind = args.reader or reader_of(reader_kind(source))
@@ -173,7 +161,7 @@ def main(argv=None) -> int:
                      lexicon_path=args.lexicon)
     if source not in loaded:
       try:
-        loaded[source] = readers.load_reader(source, kind, args.checkpoint, **options)
+        loaded[source] = load(source, kind, args, options)
       except (ValueError, OSError) as e:   # ReaderError; OSError: a lexicon file, ...
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -181,7 +169,22 @@ def main(argv=None) -> int:
   return 1 if failures or missing else 0
 
 
+def load(source: str, kind: str, args, options: dict):
+  """The reader of `source`: a pretrained model with onnxruntime (--engine),
+  anything else as `readers.load_reader` loads it."""
+  from hwr_jax import pretrained, readers
+  from hwr_jax.exporting import cached
+  shipped = os.path.dirname(os.path.abspath(source)) == pretrained.FOLDER
+  if args.engine == "onnx" and not shipped and not source.endswith(".onnx"):
+    raise ValueError("--engine=onnx runs pretrained models (--model) and --onnx files; "
+                     "export a workdir's model with hwr-export first")
+  if shipped and (args.engine == "onnx" or (args.engine == "auto" and cached.available())):
+    return readers.load_reader(cached.onnx_file(source), kind, resources=source, **options)
+  return readers.load_reader(source, kind, args.checkpoint, **options)
+
+
 def is_ink_file(path: str) -> bool:
+  from hwr_jax.readers.base import INK_FOLDER_EXTENSIONS
   return path.lower().endswith(INK_FOLDER_EXTENSIONS + (".json",))
 
 

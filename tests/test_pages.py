@@ -215,7 +215,7 @@ def test_a_word_model_fine_tuned_from_a_line_model_still_reads_words():
   space; it reads single words, a line model (or a user's folder of lines)
   reads pages."""
   from configs import iam_lines, iam_words
-  from hwr_jax.readers.crnn import reads_lines
+  from hwr_jax.preprocess.word_input import reads_lines
   assert not reads_lines(iam_words.get_config(), "ab c")
   assert reads_lines(iam_lines.get_config(), "ab c")
   assert not reads_lines(iam_lines.get_config(), "abc")

@@ -16,7 +16,7 @@ from conftest import ROOT
 from hwr_jax import pretrained
 from hwr_jax.checkpoints import CheckpointDamagedError, ModelLoadError
 from hwr_jax.checkpoints.exported import verify
-from tests_helpers import write_json, write_strokes
+from tests_helpers import draw_line, write_json, write_strokes
 
 NAMES = pretrained.names()
 MB = 1_000_000
@@ -53,7 +53,6 @@ def test_each_model_reads_by_name_what_the_test_writes(name):
   reader)."""
   import hwr_jax
   from hwr_jax.readers.ink import InkReader
-  from tests_helpers import draw_line
   reader = hwr_jax.load_reader(name)
   rng = np.random.default_rng(3)
   if isinstance(reader, InkReader):
@@ -92,6 +91,31 @@ def test_hwr_read_needs_no_flags_and_names_the_models(tmp_path):
     pretrained.find("nope")
 
 
+def test_hwr_read_decodes_with_the_model_s_chosen_decoder(tmp_path):
+  """With no --decoder, the default image model reads with the decoder its
+  model.json names (the dictionary, for iam-words): on a drawing where that
+  decoder and best path disagree, hwr-read gives that decoder's text."""
+  import cv2
+  import hwr_jax
+  name = pretrained.default_for("image")
+  chosen = pretrained.default_decoder(pretrained.find(name))
+  assert chosen == "lexicon"
+  readers = {d: hwr_jax.load_reader(name, decoder=d) for d in ("best_path", chosen)}
+  rng = np.random.default_rng(4)
+  for i, word in enumerate(["lion", "zinc", "coil", "violin", "civil", "colon", "onion", "lion"]):
+    path = str(tmp_path / f"{i}.png")
+    cv2.imwrite(path, draw_line(word, rng))
+    texts = {d: r.read_file(path).text for d, r in readers.items()}
+    if texts["best_path"] != texts[chosen]:
+      break
+  else:
+    pytest.fail(f"best path and {chosen} agree on every drawing: {texts}")
+  run = subprocess.run([sys.executable, "-m", "hwr_jax.read", path], capture_output=True,
+                       text=True, cwd=ROOT, timeout=300)
+  assert run.returncode == 0, run.stderr
+  assert run.stdout.split("\t")[1] == texts[chosen]
+
+
 def test_a_damaged_weights_file_is_one_clear_error(tmp_path):
   import hwr_jax
   copy = tmp_path / "ondb-lines"
@@ -110,3 +134,37 @@ def test_a_damaged_weights_file_is_one_clear_error(tmp_path):
   (copy / "SHA256SUMS").write_text("\n".join(l for l in sums if "model.safetensors" not in l))
   with pytest.raises(CheckpointDamagedError, match="SHA256SUMS is damaged"):
     verify(str(copy))
+
+
+def test_a_pretrained_model_reads_with_onnxruntime_and_no_jax_after_its_first_run(tmp_path):
+  """hwr-read exports a pretrained model's graph into the cache folder once;
+  later runs read with onnxruntime and never import JAX, with the JAX
+  reader's text. --engine=jax still runs JAX; --engine=onnx on a training
+  run's workdir is refused."""
+  import cv2
+  png = str(tmp_path / "word.png")
+  cv2.imwrite(png, draw_line("zinc", np.random.default_rng(9)))
+  env = dict(os.environ, HWR_JAX_CACHE_DIR=str(tmp_path / "cache"))
+  args = [png, "--model=iam-words", "--decoder=best_path"]
+
+  def hwr_read(*extra, code=None):
+    command = ([sys.executable, "-m", "hwr_jax.read", *args, *extra] if code is None else
+               [sys.executable, "-c", code])
+    run = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr
+    return run.stdout.splitlines()
+
+  first = hwr_read()
+  assert os.listdir(tmp_path / "cache" / "onnx")   # the graph, exported
+  second = hwr_read(code=(
+      "import runpy, sys\n"
+      f"sys.argv = ['hwr-read', *{args!r}]\n"
+      "try:\n  runpy.run_module('hwr_jax.read', run_name='__main__')\n"
+      "except SystemExit:\n  pass\n"
+      "print('JAX imported' if 'jax' in sys.modules else 'no JAX')"))
+  assert second[-1] == "no JAX" and second[0] == first[0]
+  assert hwr_read("--engine=jax") == first
+  refused = subprocess.run([sys.executable, "-m", "hwr_jax.read", png, "--engine=onnx",
+                            f"--workdir={tmp_path}"], capture_output=True, text=True, cwd=ROOT,
+                           env=env, timeout=120)
+  assert refused.returncode == 2 and "hwr-export" in refused.stderr

@@ -87,3 +87,11 @@ def to_input(image: np.ndarray, geometry: InputGeometry) -> np.ndarray:
   """Any word image (grey or colour, 8 or 16 bit, either polarity) -> the
   model's input (`normalize`)."""
   return normalize(to_gray(image), geometry)
+
+
+def reads_lines(config, charset: str) -> bool:
+  """A line model (it reads pages and lines, spaces among its characters), not
+  a word model. Its charset tells, except for a model trained on IAM's words
+  (configs/iam_words.py), which keeps the space of a line model it was
+  fine-tuned from (the shipped iam-words) but reads single words."""
+  return " " in charset and config.words.get("source") != "iam"

@@ -27,7 +27,7 @@ def reader_of(model_name: str | None) -> str:
 
 
 def load_reader(workdir: str, reader: str | None = None, checkpoint: str = "best", *,
-                compilation_cache: bool = True, **options) -> Reader:
+                compilation_cache: bool = True, resources: str = "", **options) -> Reader:
   """The reader for a trained model's workdir, a pretrained model's name
   (`hwr_jax.pretrained`: hwr-read --list-models) or an exported model's
   .onnx file (read with onnxruntime, no JAX): 'segment' for a character
@@ -36,12 +36,14 @@ def load_reader(workdir: str, reader: str | None = None, checkpoint: str = "best
   `options` go to the reader (CRNN: decoder, beam_width, lexicon_path, lm_weight;
   segmentation: use_case_by_size, use_word_rules). `compilation_cache`: keep
   compiled programs in the user's cache folder (`hwr_jax/cache.py`), so the
-  next process that loads this model compiles nothing."""
+  next process that loads this model compiles nothing. `resources`: with a
+  .onnx file, the model folder whose vocabulary and language-model lines the
+  decoders read (a pretrained model's, as `hwr-read` reads it)."""
   if workdir.endswith(".onnx"):   # an exported model: onnxruntime, no JAX
     from hwr_jax import onnx_inference
     model = onnx_inference.load_model(workdir)
     reader = reader or reader_of(model.name)
-    return _reader_class(reader)("", checkpoint, model=model, **options)
+    return _reader_class(reader)(resources, checkpoint, model=model, **options)
   from hwr_jax import inference, pretrained
   from hwr_jax.checkpoints import load_workdir_config
   if not os.path.isdir(workdir) and os.sep not in workdir and "/" not in workdir:

@@ -15,6 +15,23 @@ from hwr_jax.preprocess.image import MAX_PIXELS, ImageError  # noqa: F401  (the 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
 # What a reader says of an input it cannot read (the input's fault, not the model's).
 INPUT_ERRORS = (ImageError, InkError)
+# In folders, the ink reader reads these (a named file may also be any .json).
+INK_FOLDER_EXTENSIONS = (".xml", ".inkml", ".ink.json")
+
+
+def expand_paths(paths: list[str], extensions: tuple[str, ...]) -> list[str]:
+  """Files named, and the files of folders (searched recursively, in sorted
+  order) whose names end in one of `extensions`."""
+  files = []
+  for path in paths:
+    if os.path.isdir(path):
+      found = [os.path.join(root, f) for root, _, names in os.walk(path) for f in names
+               if f.lower().endswith(extensions)]
+      files += sorted(found)
+    else:
+      files.append(path)
+  return files
+
 
 
 @dataclasses.dataclass

@@ -15,7 +15,8 @@ from hwr_jax.ctc.text_decoder import DECODERS, TextDecoder
 from hwr_jax.data import vocabulary
 from hwr_jax.language.defaults import decoder_resources
 from hwr_jax.preprocess import image as image_steps, lines as page_lines
-from hwr_jax.preprocess.word_input import InputGeometry, normalize, normalize_with_span
+from hwr_jax.preprocess.word_input import (InputGeometry, normalize, normalize_with_span,
+                                          reads_lines)
 from hwr_jax.readers.base import (ImageError, Line, Reader, ReaderError, Reading, Word,
                                   decode, expect_model, significant)
 
@@ -23,14 +24,6 @@ from hwr_jax.readers.base import (ImageError, Line, Reader, ReaderError, Reading
 # An image less tall than this many of its strokes' heights is one word or line
 # (IAM's word crops: up to ~4.5; a page of two lines with its margins: over 5).
 ONE_LINE_IMAGE = 5.0
-
-
-def reads_lines(config, charset: str) -> bool:
-  """A line model (it reads pages and lines, spaces among its characters), not
-  a word model. Its charset tells, except for a model trained on IAM's words
-  (configs/iam_words.py), which keeps the space of a line model it was
-  fine-tuned from (the shipped iam-words) but reads single words."""
-  return " " in charset and config.words.get("source") != "iam"
 
 
 @dataclasses.dataclass
