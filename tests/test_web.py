@@ -2,7 +2,8 @@
 steps against the Python ones they port (under Node), the page written by the
 CLI, and the page itself in Chromium (Playwright): strokes drawn on its canvas
 are read by onnxruntime-web with the text the Python reader gives the same
-strokes (the shipped ink model) or the same picture (a line model)."""
+strokes (the shipped ink model) or the same picture (the shipped word model,
+a line model)."""
 
 import base64
 import json
@@ -126,8 +127,8 @@ def ort_installed() -> bool:
 
 @pytest.fixture(scope="module")
 def page_url(tmp_path_factory, line_run):
-  """The page with the shipped ink model and a small line model, served by a
-  plain file server."""
+  """The page with the shipped ink and word models and a small line model,
+  served by a plain file server."""
   if CHROMIUM is None:
     pytest.skip("needs Chromium from the distribution: apt-get install -y chromium")
   if not ort_installed():
@@ -135,9 +136,10 @@ def page_url(tmp_path_factory, line_run):
   from hwr_jax import export
   folder = tmp_path_factory.mktemp("web")
   assert export.main(["--model=ondb-lines", f"--web={folder}"]) == 0
+  assert export.main(["--model=iam-words", f"--web={folder}"]) == 0
   assert export.main([f"--workdir={line_run[1]}", f"--web={folder}"]) == 0
   assert json.loads((folder / "models.json").read_text()) == {
-      "ondb-lines": "pen strokes", "run": "lines"}
+      "ondb-lines": "pen strokes", "iam-words": "words", "run": "lines"}
   with page_driver.served(folder) as url:
     yield url
 
@@ -193,6 +195,19 @@ def test_the_page_reads_a_line_image_as_the_python_reader_does(page, line_run, t
                                                           model.geometry)], prepared=True)[0]
   got = np.array(reading["frameLabels"][0])
   assert got.shape == (len(probs),) and (got == probs.argmax(1)).mean() >= 0.9
+
+
+def test_the_page_reads_a_word_with_the_shipped_word_model(page, tmp_path):
+  from hwr_jax.readers import load_reader
+  page.select_option("#model", "iam-words")
+  strokes = on_canvas(write_strokes("lion", np.random.default_rng(8)))
+  png = tmp_path / "canvas.png"
+  for decoder in ("best_path", "beam"):
+    reading = page.evaluate(DRAW, [strokes, decoder])
+    png.write_bytes(base64.b64decode(page.evaluate("window.hwrCanvasPng()").split(",")[1]))
+    expected = load_reader("iam-words", decoder=decoder).read_file(str(png))
+    assert reading["text"] and reading["text"] == expected.text
+    assert reading["model"] == "iam-words" and reading["decoder"] == decoder
 
 
 def test_clear_while_the_page_reads_drops_that_reading(page):
