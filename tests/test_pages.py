@@ -79,6 +79,12 @@ def test_ctc_alignment_gives_each_label_its_frames():
   assert ctc_align(probs, [1, 2, 2, 3], kind="probs").tolist() == [[1, 2], [4, 4], [6, 6], [7, 7]]
   with pytest.raises(ValueError, match="do not fit"):
     ctc_align(probs[:3], [1, 2, 2, 3], kind="probs")
+  # A long line: more CTC states (2 labels + 1) than an int8 counts.
+  labels = [1 + k % 3 for k in range(90)]
+  long = np.full((2 * len(labels), 4), 0.01)
+  long[1::2, 0] = 0.97
+  long[np.arange(0, 2 * len(labels), 2), labels] = 0.97
+  assert ctc_align(long, labels, kind="probs").tolist() == [[2 * k, 2 * k] for k in range(90)]
 
 
 def write_iam_pages(root, rng):

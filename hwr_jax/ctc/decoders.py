@@ -253,5 +253,5 @@ def ctc_align(matrix, labels, blank: int = 0, kind: str = "auto") -> np.ndarray:
       spans[k, 0] = t
       if spans[k, 1] < 0:
         spans[k, 1] = t
-    state -= came_from[t, state]
+    state -= int(came_from[t, state])   # (an int8 would make `state` one, and overflow)
   return spans
