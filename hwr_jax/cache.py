@@ -57,15 +57,19 @@ def cached(name: str, key, build):
 def cached_files(name: str, key, build):
   """Files written once under the cache folder: `build(folder)` writes them
   into `name/<hash of key>/` (skipping those already there) and returns a
-  listing of them, kept as `cached` keeps a value. A listing whose folder was
-  deleted under it is built again."""
+  listing of them, kept as `cached` keeps a value. When files were deleted
+  under a kept listing (the folder, or its marker of completion, is gone),
+  they are built again."""
   folder = os.path.join(cache_dir(), name, _digest(key))
+  marker = os.path.join(folder, ".complete")
 
   def build_here():
     os.makedirs(folder, exist_ok=True)
-    return build(folder)
+    listing = build(folder)
+    open(marker, "w").close()
+    return listing
 
   listing = cached(name, key, build_here)
-  if listing and not os.path.isdir(folder):
+  if listing and not os.path.exists(marker):
     return build_here()
   return listing

@@ -45,10 +45,12 @@ def parse_args(argv):
                       help="a model exported with hwr-export: read with onnxruntime alone "
                            "(no JAX needed; best_path and beam decoders)")
   parser.add_argument("--engine", choices=["auto", "jax", "onnx"], default="auto",
-                      help="what runs a pretrained model: onnx (onnxruntime; its graph is "
-                           "exported into the cache folder on the first run, and later runs "
-                           "never import JAX), jax, or auto: onnx where onnxruntime is "
-                           "installed. A workdir's model always runs with JAX")
+                      help="what runs a pretrained model (--model, or no model flag): onnx "
+                           "(onnxruntime; its graph is exported into the cache folder on the "
+                           "first run, and later runs never import JAX), jax, or auto: onnx "
+                           "where onnxruntime is installed and the cache folder writable. A "
+                           "training run's workdir runs with JAX, an --onnx file with "
+                           "onnxruntime")
   parser.add_argument("--list-models", action="store_true",
                       help="print the pretrained models, one line each, and exit")
   parser.add_argument("--reader", choices=["segment", "crnn", "ink"],
@@ -99,6 +101,8 @@ def main(argv=None) -> int:
     parser.error("give image or ink files, or folders of them (or --list-models)")
   if sum(bool(x) for x in (args.workdir, args.model, args.onnx)) > 1:
     parser.error("one of --workdir, --model and --onnx")
+  if args.onnx and args.engine == "jax":
+    parser.error("--onnx reads with onnxruntime: leave out --engine=jax")
   if args.cache_dir:
     os.environ["HWR_JAX_CACHE_DIR"] = args.cache_dir
   from hwr_jax import runtime
@@ -175,11 +179,23 @@ def load(source: str, kind: str, args, options: dict):
   from hwr_jax import pretrained, readers
   from hwr_jax.exporting import cached
   shipped = os.path.dirname(os.path.abspath(source)) == pretrained.FOLDER
-  if args.engine == "onnx" and not shipped and not source.endswith(".onnx"):
-    raise ValueError("--engine=onnx runs pretrained models (--model) and --onnx files; "
-                     "export a workdir's model with hwr-export first")
-  if shipped and (args.engine == "onnx" or (args.engine == "auto" and cached.available())):
-    return readers.load_reader(cached.onnx_file(source), kind, resources=source, **options)
+  if args.engine == "onnx" and not source.endswith(".onnx"):
+    if not shipped:
+      raise ValueError("--engine=onnx runs pretrained models (--model) and --onnx files; "
+                       "export a workdir's model with hwr-export first")
+    if not cached.available():
+      raise ValueError("--engine=onnx needs onnx and onnxruntime: pip install -r "
+                       "requirements.txt")
+  if shipped and args.engine != "jax" and cached.available():
+    try:
+      onnx = cached.onnx_file(source)
+    except OSError as e:   # an unwritable cache folder: JAX reads it (auto), or say why
+      if args.engine == "onnx":
+        raise
+      print(f"warning: reading with JAX: the model's graph could not be kept ({e})",
+            file=sys.stderr)
+    else:
+      return readers.load_reader(onnx, kind, resources=source, **options)
   return readers.load_reader(source, kind, args.checkpoint, **options)
 
 

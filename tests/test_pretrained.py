@@ -140,7 +140,9 @@ def test_a_pretrained_model_reads_with_onnxruntime_and_no_jax_after_its_first_ru
   """hwr-read exports a pretrained model's graph into the cache folder once;
   later runs read with onnxruntime and never import JAX, with the JAX
   reader's text. --engine=jax still runs JAX; --engine=onnx on a training
-  run's workdir is refused."""
+  run's workdir is refused, as is a reader that does not fit the model; an
+  unwritable cache folder falls back to JAX."""
+  pytest.importorskip("onnxruntime")
   import cv2
   png = str(tmp_path / "word.png")
   cv2.imwrite(png, draw_line("zinc", np.random.default_rng(9)))
@@ -168,3 +170,13 @@ def test_a_pretrained_model_reads_with_onnxruntime_and_no_jax_after_its_first_ru
                             f"--workdir={tmp_path}"], capture_output=True, text=True, cwd=ROOT,
                            env=env, timeout=120)
   assert refused.returncode == 2 and "hwr-export" in refused.stderr
+  wrong = subprocess.run([sys.executable, "-m", "hwr_jax.read", *args, "--reader=segment"],
+                         capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+  assert wrong.returncode == 2 and "--reader=crnn" in wrong.stderr
+  # A cache folder that cannot be written: read with JAX, saying so.
+  (tmp_path / "a-file").write_text("")
+  env["HWR_JAX_CACHE_DIR"] = str(tmp_path / "a-file" / "cache")
+  fallback = subprocess.run([sys.executable, "-m", "hwr_jax.read", *args], capture_output=True,
+                            text=True, cwd=ROOT, env=env, timeout=300)
+  assert fallback.returncode == 0 and fallback.stdout.splitlines() == first
+  assert "warning: reading with JAX" in fallback.stderr

@@ -3,6 +3,7 @@ reader of it needs (charset, input geometry, decoders), as files."""
 
 import json
 import os
+import tempfile
 
 
 def settings(model) -> dict:
@@ -39,7 +40,10 @@ def write_files(out: str, proto, info: dict) -> str:
   sidecar = os.path.splitext(out)[0] + ".json"
   for path, data in ((sidecar, json.dumps(info, indent=1).encode()),
                      (out, proto.SerializeToString())):
-    with open(path + ".tmp", "wb") as f:
+    # A temporary file of its own: processes writing the same graph at once
+    # never see each other's half-written file.
+    with tempfile.NamedTemporaryFile("wb", dir=os.path.dirname(os.path.abspath(path)),
+                                     delete=False) as f:
       f.write(data)
-    os.replace(path + ".tmp", path)
+    os.replace(f.name, path)
   return sidecar

@@ -29,7 +29,8 @@ def main(argv=None) -> int:
   parser.add_argument("--dtype", choices=["float16", "float32"], default="float16")
   parser.add_argument("--checkpoint", default="best")
   parser.add_argument("--decoder", default="best_path",
-                      help="what hwr-read decodes with when no --decoder is given")
+                      choices=["best_path", "beam", "beam_lm", "lexicon", "token_passing",
+                               "word_beam"], help="what hwr-read decodes with when no --decoder is given")
   args = parser.parse_args(argv)
   path, step = checkpoints.find_checkpoint(args.workdir, args.checkpoint)
   params, meta = checkpoints.restore_params(path)

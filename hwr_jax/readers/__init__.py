@@ -42,6 +42,9 @@ def load_reader(workdir: str, reader: str | None = None, checkpoint: str = "best
   if workdir.endswith(".onnx"):   # an exported model: onnxruntime, no JAX
     from hwr_jax import onnx_inference
     model = onnx_inference.load_model(workdir)
+    if reader is not None and reader != reader_of(model.name):
+      raise ReaderError(f"{workdir} holds a {model.name!r} model, which the {reader!r} reader "
+                        f"cannot read; use --reader={reader_of(model.name)} (or leave it out).")
     reader = reader or reader_of(model.name)
     return _reader_class(reader)(resources, checkpoint, model=model, **options)
   from hwr_jax import inference, pretrained
