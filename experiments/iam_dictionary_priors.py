@@ -45,7 +45,7 @@ def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
   from hwr_jax import pretrained, readers
-  workdir = FLAGS.workdir if os.path.isdir(FLAGS.workdir) else pretrained.find(FLAGS.workdir)
+  workdir = pretrained.folder(FLAGS.workdir)
   os.makedirs(FLAGS.out, exist_ok=True)
   entries = [w for w in iam.read_words(FLAGS.iam) if w.ok and w.split == "validation"]
   images, texts, _ = iam.load_images(entries[:FLAGS.max_words or None])

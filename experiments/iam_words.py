@@ -55,7 +55,7 @@ def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
   from hwr_jax import pretrained, readers
-  workdir = FLAGS.workdir if os.path.isdir(FLAGS.workdir) else pretrained.find(FLAGS.workdir)
+  workdir = pretrained.folder(FLAGS.workdir)
   os.makedirs(FLAGS.out, exist_ok=True)
   entries = [w for w in iam.read_words(FLAGS.iam) if w.ok and w.split == FLAGS.split]
   images, texts, unreadable = iam.load_images(entries[:FLAGS.max_words or None])

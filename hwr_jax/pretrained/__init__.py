@@ -40,6 +40,14 @@ def find(name: str) -> str:
   return os.path.join(FOLDER, name)
 
 
+def folder(source: str) -> str:
+  """A model folder as given (a workdir, an exported model's folder), or a
+  pretrained model's name -> its folder (`find`)."""
+  if os.path.exists(source) or os.sep in source or "/" in source:
+    return source
+  return find(source)
+
+
 def summary(name: str) -> dict:
   """The model's model.json: task, data and its headline result."""
   with open(os.path.join(find(name), "model.json")) as f:

@@ -12,8 +12,6 @@ rules.py         the segmentation reader's word rules
 base.py          Reading, image files, batching
 """
 
-import os
-
 from hwr_jax.readers.base import (Character, ImageError, Reader, ReaderError,  # noqa: F401
                                   Reading, load_image)
 
@@ -49,8 +47,7 @@ def load_reader(workdir: str, reader: str | None = None, checkpoint: str = "best
     return _reader_class(reader)(resources, checkpoint, model=model, **options)
   from hwr_jax import inference, pretrained
   from hwr_jax.checkpoints import load_workdir_config
-  if not os.path.isdir(workdir) and os.sep not in workdir and "/" not in workdir:
-    workdir = pretrained.find(workdir)   # a pretrained model's name
+  workdir = pretrained.folder(workdir)   # or a pretrained model's name
   if compilation_cache:
     inference.enable_compilation_cache()
   if reader is None:

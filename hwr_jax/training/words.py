@@ -39,14 +39,11 @@ def fine_tuning_base(config):
   kind (a workdir or a pretrained model's name: fine-tuning), else None (a
   character CNN's workdir, or nothing). A model of another architecture or
   input geometry is refused, naming what differs."""
-  import os
-
   from hwr_jax import checkpoints, pretrained
   source = config.get("init_from")
   if not source:
     return None
-  if not os.path.exists(source) and "/" not in source:
-    source = pretrained.find(source)
+  source = pretrained.folder(source)
   saved = checkpoints.load_workdir_config(source)
   if saved is None:
     raise FileNotFoundError(f"init_from: {source} holds no trained model (no config.json).")
