@@ -44,6 +44,9 @@ flags.DEFINE_string("iam", None, "The IAM folder (words.txt, forms.txt, words/).
 flags.DEFINE_enum("split", "test", ["test", "validation"], "Whose pages: test or validation writers.")
 flags.DEFINE_list("decoders", ["best_path", "beam", "beam_lm", "word_beam"], "CTC decoders.")
 flags.DEFINE_string("checkpoint", "best", "'best', 'latest' or a step.")
+flags.DEFINE_string("word_model", "", "A word model (workdir or pretrained name, e.g. iam-words) "
+                    "that re-reads each word of each line (crnn.CRNNReader word_reader).")
+flags.DEFINE_string("word_decoder", "best_path", "With --word_model: its CTC decoder.")
 flags.DEFINE_integer("max_pages", 0, "Read only this many pages (0: all).")
 flags.DEFINE_bool("robustness", True, "Also read distorted copies of the pages (best path).")
 flags.DEFINE_bool("words", True, "Also read the split's single words (best path).")
@@ -126,8 +129,11 @@ def main(argv):
                                  for l in p.lines))
   unseen = [not any(word_ngrams(l.text) & training_grams for l in p.lines) for p in pages]
   model = inference.load_model(FLAGS.workdir, FLAGS.checkpoint, model_name="crnn")
+  word_reader = (readers.load_reader(FLAGS.word_model, "crnn", decoder=FLAGS.word_decoder)
+                 if FLAGS.word_model else None)
   reader_of = {d: readers.load_reader(FLAGS.workdir, "crnn", FLAGS.checkpoint, decoder=d,
-                                      model=model) for d in FLAGS.decoders}
+                                      model=model, word_reader=word_reader)
+               for d in FLAGS.decoders}
   reader = reader_of[FLAGS.decoders[0]]
   images = [iam_pages.render_page(p) for p in pages]
   reader.read(images[0])   # compile

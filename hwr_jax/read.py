@@ -65,6 +65,16 @@ def parse_args(argv):
                            "class, word rules) or lexicon (the best dictionary word); "
                            "default: the pretrained model's choice (--list-models), else "
                            "best_path")
+  parser.add_argument("--word-model", metavar="NAME|DIR",
+                      help="a line model's pages and lines: a word model (pretrained name or "
+                           "workdir) that re-reads each word where the line model's alignment "
+                           "puts it, 'none' for the line model alone; default: the pretrained "
+                           "line model's choice (iam-lines: iam-words)")
+  parser.add_argument("--word-decoder",
+                      choices=["best_path", "beam", "beam_lm", "lexicon", "token_passing"],
+                      help="--word-model: its CTC decoder (best_path, beam: its reading and the "
+                           "line model's are weighed by both models); default: the word model's "
+                           "choice")
   parser.add_argument("--beam-width", type=int, default=16, help="crnn: beam width")
   parser.add_argument("--lm-weight", type=float, default=0.5,
                       help="crnn --decoder=beam_lm: weight of the character language model")
@@ -165,12 +175,28 @@ def main(argv=None) -> int:
                      lexicon_path=args.lexicon)
     if source not in loaded:
       try:
+        if kind == "crnn":
+          options["word_reader"] = word_reader(source, args)
         loaded[source] = load(source, kind, args, options)
       except (ValueError, OSError) as e:   # ReaderError; OSError: a lexicon file, ...
         print(f"error: {e}", file=sys.stderr)
         return 2
     failures += read_files(loaded[source], paths, args, total)
   return 1 if failures or missing else 0
+
+
+def word_reader(source: str, args):
+  """The reader of the word model that re-reads a line model's words
+  (--word-model, else the pretrained line model's choice), or None."""
+  from hwr_jax import pretrained
+  name = args.word_model or (pretrained.default_word_model(source) if os.path.isdir(source)
+                             else None)
+  if not name or name == "none":
+    return None
+  folder = pretrained.folder(name)
+  decoder = args.word_decoder or pretrained.default_decoder(folder)
+  return load(folder, "crnn", args, dict(decoder=decoder, beam_width=args.beam_width,
+                                         lexicon_path=args.lexicon))
 
 
 def load(source: str, kind: str, args, options: dict):

@@ -228,3 +228,55 @@ def test_a_word_model_fine_tuned_from_a_line_model_still_reads_words():
   folder = iam_words.get_config()
   folder.words.source = "folder"
   assert reads_lines(folder, "ab c")
+
+
+def test_a_line_is_cut_into_pieces_for_the_word_model():
+  """Words lose the punctuation at their edges (the line model's reading of
+  it stays); a cut falls in the emptiest column between two pieces."""
+  from hwr_jax.readers.crnn import gap_column, pieces
+  text = '(Lords, but it\'s "x". .'
+  assert [(text[a:b], reread) for a, b, reread in pieces(text)] == [
+      ("(", False), ("Lords", True), (",", False), ("but", True), ("it's", True),
+      ('"', False), ("x", True), ('".', False), (".", False)]
+  ink = np.array([9, 9, 5, 0, 0, 0, 4, 9, 9])
+  assert gap_column(ink, 1.0, 8.0) == 4      # the middle of the empty run
+  assert gap_column(ink, 6.0, 4.0) == 5      # overlapping pieces: halfway
+
+
+class _WordModel:
+  """A word reader that reads every cut as 'qq', and keeps the cuts."""
+  reads_lines, decoder_name, charset = False, "lexicon", "q"
+
+  def __init__(self):
+    self.cuts = []
+
+  def read_many(self, images):
+    from hwr_jax.readers import Reading
+    self.cuts += images
+    return [Reading("qq", []) for _ in images]
+
+
+def test_a_word_model_rereads_each_word_of_a_lines_reading(line_run, monkeypatch):
+  """With a word reader, each word of each line (less its edge punctuation)
+  is cut from the line and read by it; spaces, punctuation and the word
+  boxes stay the line model's (punctuation: the test above). (The tiny line
+  model's reading is set: it reads too little of a page to cut.)"""
+  from hwr_jax import readers
+  from hwr_jax.readers import crnn
+  _, workdir, _ = line_run
+  monkeypatch.setattr(crnn, "decode", lambda *_: ("zoo lx vi", 0.5))   # its whole charset
+  rng = np.random.default_rng(7)
+  page, _ = compose_page(page_texts(rng, 3), rng)
+  alone = readers.load_reader(str(workdir)).read(page)
+  words = _WordModel()
+  reread = readers.load_reader(str(workdir), word_reader=words).read(page)
+  assert alone.text == "\n".join(["zoo lx vi"] * 3)
+  assert reread.text == "\n".join(["qq qq qq"] * 3)
+  assert len(words.cuts) == 9 and all(cut.ndim == 2 and cut.shape[1] > 0 for cut in words.cuts)
+  for before, after in zip(alone.lines, reread.lines):
+    assert [w.box for w in before.words] == [w.box for w in after.words]
+    assert [w.text for w in after.words] == ["qq", "qq", "qq"]
+    starts = [w.box[0] for w in after.words]
+    assert starts == sorted(starts)
+  with pytest.raises(readers.ReaderError, match="re-reads the words of a line model"):
+    readers.load_reader(str(workdir), word_reader=readers.load_reader(str(workdir)))

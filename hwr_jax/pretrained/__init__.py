@@ -67,8 +67,20 @@ def default_for(kind: str) -> str:
 def default_decoder(folder: str) -> str:
   """The decoder `hwr-read` uses for the model in `folder` when none is given:
   a pretrained model's chosen one (its model.json), else best path."""
+  return choice(folder, "decoder") or "best_path"
+
+
+def default_word_model(folder: str) -> str | None:
+  """The word model that re-reads the words of the line model in `folder`
+  (`readers.crnn.CRNNReader` word_reader) when none is given: a pretrained
+  line model's chosen one (its model.json), else none."""
+  return choice(folder, "word_model")
+
+
+def choice(folder: str, key: str) -> str | None:
+  """`key` of the model.json in `folder`, if any."""
   try:
     with open(os.path.join(folder, "model.json")) as f:
-      return json.load(f).get("decoder", "best_path")
+      return json.load(f).get(key)
   except (OSError, ValueError):
-    return "best_path"
+    return None

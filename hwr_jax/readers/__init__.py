@@ -31,7 +31,9 @@ def load_reader(workdir: str, reader: str | None = None, checkpoint: str = "best
   .onnx file (read with onnxruntime, no JAX): 'segment' for a character
   classifier, 'crnn' for a word model, 'ink' for an ink model (default:
   whichever the workdir holds).
-  `options` go to the reader (CRNN: decoder, beam_width, lexicon_path, lm_weight;
+  `options` go to the reader (CRNN: decoder, beam_width, lexicon_path, lm_weight,
+  word_reader: a word model's reader that re-reads a line model's words, by
+  default the one a pretrained line model names, None for none;
   segmentation: use_case_by_size, use_word_rules). `compilation_cache`: keep
   compiled programs in the user's cache folder (`hwr_jax/cache.py`), so the
   next process that loads this model compiles nothing. `resources`: with a
@@ -54,6 +56,11 @@ def load_reader(workdir: str, reader: str | None = None, checkpoint: str = "best
     config = load_workdir_config(workdir)
     name = config.get("model", {}).get("name") if config is not None else None
     reader = reader_of(name)
+  if reader == "crnn" and "word_reader" not in options and pretrained.default_word_model(workdir):
+    # A pretrained line model reads with the word model it names (its model.json).
+    word_model = pretrained.folder(pretrained.default_word_model(workdir))
+    options["word_reader"] = load_reader(word_model, "crnn", decoder=pretrained.default_decoder(
+        word_model), compilation_cache=compilation_cache)
   return _reader_class(reader)(workdir, checkpoint, **options)
 
 

@@ -8,9 +8,11 @@ line of writing (a word, a line) is read whole, as a word model reads it.
 """
 
 import dataclasses
+import re
 
 import numpy as np
 
+from hwr_jax.ctc.decoders import ctc_log_prob
 from hwr_jax.ctc.text_decoder import DECODERS, TextDecoder
 from hwr_jax.data import vocabulary
 from hwr_jax.language.defaults import decoder_resources
@@ -24,6 +26,13 @@ from hwr_jax.readers.base import (ImageError, Line, Reader, ReaderError, Reading
 # An image less tall than this many of its strokes' heights is one word or line
 # (IAM's word crops: up to ~4.5; a page of two lines with its margins: over 5).
 ONE_LINE_IMAGE = 5.0
+# Read by the line model where a word model re-reads a line's words: the
+# punctuation at a word's edges (IAM's word crops hold it as tokens of its own).
+EDGE_PUNCTUATION = '.,;:!?"()-'
+# A word reader with these decoders (no dictionary, no language model) has its
+# reading weighed against the line model's: the one more likely under both
+# models together stays.
+OPEN_DECODERS = ("best_path", "beam")
 
 
 @dataclasses.dataclass
@@ -39,12 +48,16 @@ class CRNNReader(Reader):
   configs/iam_words.py workdir) and a CTC decoder: best_path, beam, beam_lm,
   lexicon, token_passing or (lines, a charset with a space) word_beam. The
   lexicon and language model know the English word list and the words the
-  model trained on (the workdir's vocabulary.tsv, if any)."""
+  model trained on (the workdir's vocabulary.tsv, if any).
+  `word_reader` (a line model's reader only): a word model's reader that
+  re-reads each word of each line, cut where the CTC alignment of the line's
+  text puts it (`pieces`); the line model gives the spaces and the
+  punctuation at words' edges."""
 
   def __init__(self, workdir: str, checkpoint: str = "best", decoder: str = "best_path",
                beam_width: int = 16, lexicon_path: str | None = None,
                model=None, lm_weight: float = 0.5,
-               word_lm_path: str | None = None):
+               word_lm_path: str | None = None, word_reader: "CRNNReader | None" = None):
     if decoder not in DECODERS:
       raise ReaderError(f"Unknown decoder {decoder!r}; choose from {DECODERS}.")
     if model is None:
@@ -56,6 +69,11 @@ class CRNNReader(Reader):
     self.decoder_name = decoder
     self.geometry = InputGeometry.of(self.config)
     self.reads_lines = reads_lines(self.config, self.charset)
+    if word_reader is not None and (not self.reads_lines or word_reader.reads_lines):
+      raise ReaderError("word_reader: a word model re-reads the words of a line model's "
+                        "lines; give a line model (configs/iam_lines.py) and a word model "
+                        "(configs/iam_words.py).")
+    self.word_reader = word_reader
     counts = vocabulary.read(workdir) if workdir else None
     if decoder == "word_beam" and " " not in self.charset:
       raise ReaderError(f"{workdir}'s model has no space in its charset: word_beam reads "
@@ -128,41 +146,139 @@ class CRNNReader(Reader):
     return readings
 
   def finish_page(self, page: _Page, frames: list[np.ndarray]) -> Reading:
+    read = [decode(self.decoder, self.decoder_name, self.charset, probs) for probs in frames]
+    aligned, confidences = [t for t, _ in read], [c for _, c in read]
+    alignments = [self.align(text, probs) for text, probs in zip(aligned, frames)]
+    texts = aligned
+    if self.word_reader is not None:
+      texts = self.reread_words(page, aligned, alignments, frames)
+      for k, probs in enumerate(frames):
+        if texts[k] != aligned[k]:   # still P(text | line image) under the line model
+          confidences[k] = significant(np.exp(ctc_log_prob(
+              probs, [self.charset.index(c) + 1 for c in texts[k] if c in self.charset])))
     lines = []
-    for line, (x0, step), probs in zip(page.lines, page.spans, frames):
-      text, confidence = decode(self.decoder, self.decoder_name, self.charset, probs)
-      words = self.word_boxes(text, probs, line, x0, step)
-      lines.append(Line(text, confidence, line.box, words))
+    for line, (x0, step), text, confidence, spans, first in zip(
+        page.lines, page.spans, texts, confidences, alignments, aligned):
+      boxes = self.word_boxes(first, spans, line, x0, step)
+      for word, final in zip(boxes, text.split()):   # re-read words keep their boxes
+        word.text = final
+      lines.append(Line(text, confidence, line.box, boxes))
     text = "\n".join(l.text for l in lines)
     confidence = significant(np.prod([l.confidence for l in lines]))   # as the ink reader's
     return Reading(text, [], None, confidence, frames=frames[0] if len(frames) == 1 else None,
                    lines=lines)
 
-  def word_boxes(self, text: str, probs: np.ndarray, line, x0: float, step: float
-                 ) -> list[Word]:
-    """Each word of a line's text with its box on the page: the frames the
-    CTC alignment gives its characters, mapped back through the line's cut."""
+  def align(self, text: str, probs: np.ndarray) -> np.ndarray | None:
+    """(len(text), 2) first and last frame of each character (Viterbi)."""
     from hwr_jax.ctc.decoders import ctc_align
     if not text.strip():
-      return []
+      return None
     try:
-      spans = ctc_align(probs, [self.charset.index(c) + 1 for c in text], kind="probs")
+      return ctc_align(probs, [self.charset.index(c) + 1 for c in text], kind="probs")
     except ValueError:
+      return None
+
+  def reread_words(self, page: _Page, texts: list[str], alignments: list,
+                   frames: list[np.ndarray]) -> list[str]:
+    """The lines' texts with each word (less its edge punctuation) as the word
+    reader reads its cut of the line image: one batch for the page."""
+    columns = self.geometry.columns_per_frame
+    cuts, where = [], []
+    for k, (line, (x0, step), text, spans) in enumerate(zip(page.lines, page.spans, texts,
+                                                            alignments)):
+      if spans is None:
+        continue
+      found = pieces(text)
+      starts = [x0 + spans[a, 0] * columns * step for a, _, _ in found]
+      ends = [x0 + (spans[b - 1, 1] + 1) * columns * step for _, b, _ in found]
+      ink = (255 - line.image.astype(np.int32)).sum(0)   # per column
+      width = line.image.shape[1]
+      bounds = [0] + [gap_column(ink, e, a) for e, a in zip(ends[:-1], starts[1:])] + [width]
+      for j, (a, b, reread) in enumerate(found):
+        left, right = bounds[j], bounds[j + 1]
+        if reread and right > left:
+          cuts.append(line.image[:, left:right])
+          frame = lambda x: (x - x0) / (columns * step)
+          where.append((k, a, b, max(0, int(frame(left))), int(np.ceil(frame(right)))))
+    if not cuts:
+      return texts
+    readings = self.word_reader.read_many(cuts)
+    out = list(texts)
+    for (k, a, b, f0, f1), reading in sorted(zip(where, readings), key=lambda x: (x[0][0],
+                                                                                -x[0][1])):
+      if reading.error is not None:    # the line model's reading stays
+        continue
+      word = "".join(reading.text.split())   # no spaces inside a word
+      if self.word_reader.decoder_name not in OPEN_DECODERS:   # its dictionary chose
+        out[k] = out[k][:a] + word + out[k][b:]
+        continue
+      candidates = {texts[k][a:b], word}
+      score = lambda c: (label_log_prob(self.charset, frames[k][f0:f1], c)
+                         + label_log_prob(self.word_reader.charset, reading.frames, c))
+      out[k] = out[k][:a] + max(sorted(candidates), key=score) + out[k][b:]
+    return out
+
+  def word_boxes(self, text: str, spans: np.ndarray | None, line, x0: float, step: float
+                 ) -> list[Word]:
+    """Each word of a line's text with its box on the page: the frames the
+    CTC alignment (`align`) gives its characters, mapped back through the
+    line's cut."""
+    if spans is None:
       return []
     columns = self.geometry.columns_per_frame
     height = line.image.shape[0]
     (ox, oy), (dx, dy) = line.origin, line.direction
-    words, start = [], None
-    for k, c in enumerate(text + " "):
-      if c != " " and start is None:
-        start = k
-      elif c == " " and start is not None:
-        a = x0 + spans[start, 0] * columns * step
-        b = x0 + (spans[k - 1, 1] + 1) * columns * step
-        # The line image's rectangle a..b x 0..height, on the page ((-dy, dx): down).
-        xs = [ox + x * dx - y * dy for x in (a, b) for y in (0, height)]
-        ys = [oy + x * dy + y * dx for x in (a, b) for y in (0, height)]
-        words.append(Word(text[start:k], (round(min(xs), 1), round(min(ys), 1),
-                                          round(max(xs), 1), round(max(ys), 1))))
-        start = None
+    words = []
+    for match, (a, b) in zip(re.finditer(r"\S+", text), word_frames(text, spans)):
+      a, b = x0 + a * columns * step, x0 + b * columns * step
+      # The line image's rectangle a..b x 0..height, on the page ((-dy, dx): down).
+      xs = [ox + x * dx - y * dy for x in (a, b) for y in (0, height)]
+      ys = [oy + x * dy + y * dx for x in (a, b) for y in (0, height)]
+      words.append(Word(match.group(), (round(min(xs), 1), round(min(ys), 1),
+                                        round(max(xs), 1), round(max(ys), 1))))
     return words
+
+
+def label_log_prob(charset: str, probs: np.ndarray, text: str) -> float:
+  """log P(text | frames) under CTC; -inf for a text the charset cannot spell
+  or the frames cannot hold."""
+  if not text or any(c not in charset for c in text) or len(probs) < len(text):
+    return -np.inf
+  return float(ctc_log_prob(probs, [charset.index(c) + 1 for c in text]))
+
+
+def gap_column(ink: np.ndarray, end: float, start: float) -> int:
+  """Where to cut between a piece of a line that ends at column `end` and the
+  next, which starts at `start` (CTC frames: each character's spike, often
+  inside its strokes): the column of least ink between the two, the middle
+  of the emptiest run; halfway if they overlap."""
+  a, b = int(np.floor(min(end, start))), int(np.ceil(max(end, start)))
+  a, b = max(0, a), min(len(ink), b)
+  if end >= start or b - a < 2:
+    return int(np.clip(round((end + start) / 2), 0, len(ink)))
+  segment = ink[a:b]
+  emptiest = np.flatnonzero(segment == segment.min())
+  return a + int(emptiest[len(emptiest) // 2])
+
+
+def word_frames(text: str, spans: np.ndarray) -> list[tuple[int, int]]:
+  """(first frame, last frame + 1) of each word (run of non-spaces) of a
+  text whose characters' frames are `spans` (`CRNNReader.align`)."""
+  return [(int(spans[m.start(), 0]), int(spans[m.end() - 1, 1]) + 1)
+          for m in re.finditer(r"\S+", text)]
+
+
+def pieces(text: str) -> list[tuple[int, int, bool]]:
+  """A line's text as (start, end, re-read) character ranges: each word, with
+  the punctuation at its edges as pieces of their own (not re-read)."""
+  out = []
+  for match in re.finditer(r"\S+", text):
+    start, end = match.span()
+    a, b = start, end
+    while a < b and text[a] in EDGE_PUNCTUATION:
+      a += 1
+    while b > a and text[b - 1] in EDGE_PUNCTUATION:
+      b -= 1
+    out += [(s, e, reread) for s, e, reread in ((start, a, False), (a, b, True), (b, end, False))
+            if e > s]
+  return out
