@@ -2,6 +2,8 @@
 
   python experiments/iam_pages.py --workdir=runs/iam_lines --iam=IAM_FOLDER
   python experiments/iam_pages.py --workdir=runs/iam_lines --iam=IAM_FOLDER --split=validation
+  python experiments/iam_pages.py --workdir=iam-lines --iam=IAM_FOLDER \
+      --word_model=iam-words --word_decoder=lexicon      # as hwr-read --model=iam-lines reads
 
 Every form of the split's writers (test: writer id % 7 == 3; choose settings
 on --split=validation, never on the test pages) is rebuilt as a page from its
@@ -18,8 +20,10 @@ Writes --out/results.md and results.json:
   - seconds per page (warm, best path, one page per call);
   - robustness (best path): the pages turned by +-3 degrees, with lighter
     ink, on grey noisy paper, JPEG-compressed, at 150 instead of 300 dpi;
-  - single IAM words of the same writers read by the same model (best path),
-    against the word model's published number.
+  - single IAM words of the same writers read by the same reader (the first
+    decoder), against the word model's published number.
+With --word_model, a word model re-reads each word of each line
+(`readers/crnn.py`, CRNNReader word_reader); without it the line model reads alone.
 The word language model (word_beam) and the character one (beam_lm) come
 from the workdir's lm_lines.txt: training lines that share no word 6-gram
 with a validation or test line of IAM (or of IAM-OnDB, when the run had
@@ -191,6 +195,9 @@ def main(argv):
   what = (f"IAM {FLAGS.split} writers' pages rebuilt from the word crops (reconstructions, not "
           f"scans): {len(pages)} pages, {lines_total['truth_lines']} lines, "
           f"{sum(unseen)} pages whose text no training writer copied")
+  if FLAGS.word_model:
+    what += (f"; each line's words re-read by {FLAGS.word_model} ({FLAGS.word_decoder}), the "
+             "decoders below being the line model's")
   md = [what + f"; model {FLAGS.workdir} ({FLAGS.checkpoint} checkpoint); {os.cpu_count()} "
         f"CPU cores. Seconds per page (warm, one page per call, line finding + model + "
         f"{FLAGS.decoders[0]}): median {np.median(seconds):.2f}, max {np.max(seconds):.2f}.", "",
@@ -215,7 +222,7 @@ def main(argv):
                 f"{r['right_count']} / {len(pages)} | {r['unreadable']} |")
   if words:
     md += ["", f"Single words of the same writers (status ok, {words['count']} read, "
-           f"{words['unreadable']} unreadable), same model, best path: CER "
+           f"{words['unreadable']} unreadable), same reader ({FLAGS.decoders[0]}): CER "
            f"{100 * words['cer']:.2f} %, WER {100 * words['wer']:.2f} % (the IAM word model: "
            "11.2 % CER best path)."]
   with open(os.path.join(FLAGS.out, "results.md"), "w") as f:
