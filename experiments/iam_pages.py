@@ -51,6 +51,8 @@ flags.DEFINE_string("checkpoint", "best", "'best', 'latest' or a step.")
 flags.DEFINE_string("word_model", "", "A word model (workdir or pretrained name, e.g. iam-words) "
                     "that re-reads each word of each line (crnn.CRNNReader word_reader).")
 flags.DEFINE_string("word_decoder", "best_path", "With --word_model: its CTC decoder.")
+flags.DEFINE_list("word_widths", ["1"], "With --word_model: each word also read stretched to "
+                  "these widths (test-time augmentation; CRNNReader word_widths).")
 flags.DEFINE_integer("max_pages", 0, "Read only this many pages (0: all).")
 flags.DEFINE_bool("robustness", True, "Also read distorted copies of the pages (best path).")
 flags.DEFINE_bool("words", True, "Also read the split's single words (best path).")
@@ -136,7 +138,8 @@ def main(argv):
   word_reader = (readers.load_reader(FLAGS.word_model, "crnn", decoder=FLAGS.word_decoder)
                  if FLAGS.word_model else None)
   reader_of = {d: readers.load_reader(FLAGS.workdir, "crnn", FLAGS.checkpoint, decoder=d,
-                                      model=model, word_reader=word_reader)
+                                      model=model, word_reader=word_reader,
+                                      word_widths=[float(w) for w in FLAGS.word_widths])
                for d in FLAGS.decoders}
   reader = reader_of[FLAGS.decoders[0]]
   images = [iam_pages.render_page(p) for p in pages]
@@ -196,8 +199,8 @@ def main(argv):
           f"scans): {len(pages)} pages, {lines_total['truth_lines']} lines, "
           f"{sum(unseen)} pages whose text no training writer copied")
   if FLAGS.word_model:
-    what += (f"; each line's words re-read by {FLAGS.word_model} ({FLAGS.word_decoder}), the "
-             "decoders below being the line model's")
+    what += (f"; each line's words re-read by {FLAGS.word_model} ({FLAGS.word_decoder}, widths "
+             f"{','.join(FLAGS.word_widths)}), the decoders below being the line model's")
   md = [what + f"; model {FLAGS.workdir} ({FLAGS.checkpoint} checkpoint); {os.cpu_count()} "
         f"CPU cores. Seconds per page (warm, one page per call, line finding + model + "
         f"{FLAGS.decoders[0]}): median {np.median(seconds):.2f}, max {np.max(seconds):.2f}.", "",

@@ -263,7 +263,8 @@ def build_app(workdirs: list[str]):
       from hwr_jax.readers.crnn import CRNNReader
       from hwr_jax.readers.ink import InkReader
       kind = InkReader if is_ink(reader) else CRNNReader
-      extra = dict(word_reader=reader.word_reader) if is_crnn(reader) else {}
+      extra = (dict(word_reader=reader.word_reader, word_widths=reader.word_widths)
+               if is_crnn(reader) else {})
       variants[(name, decoder)] = kind(workdir, decoder=decoder, model=reader.model, **extra)
     return variants[(name, decoder)]
 

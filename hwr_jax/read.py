@@ -75,6 +75,11 @@ def parse_args(argv):
                       help="--word-model: its CTC decoder (best_path, beam: its reading and the "
                            "line model's are weighed by both models); default: the word model's "
                            "choice")
+  parser.add_argument("--word-widths", metavar="W,W,...",
+                      help="--word-model: each word also read stretched to these widths "
+                           "(1 = as cut; e.g. 1,0.8,1.25: three readings weighed together, "
+                           "more accurate and slower); default: the pretrained line model's "
+                           "choice, else 1")
   parser.add_argument("--beam-width", type=int, default=16, help="crnn: beam width")
   parser.add_argument("--lm-weight", type=float, default=0.5,
                       help="crnn --decoder=beam_lm: weight of the character language model")
@@ -177,6 +182,7 @@ def main(argv=None) -> int:
       try:
         if kind == "crnn":
           options["word_reader"] = word_reader(source, args)
+          options["word_widths"] = word_widths(source, args)
         loaded[source] = load(source, kind, args, options)
       except (ValueError, OSError) as e:   # ReaderError; OSError: a lexicon file, ...
         print(f"error: {e}", file=sys.stderr)
@@ -197,6 +203,17 @@ def word_reader(source: str, args):
   decoder = args.word_decoder or pretrained.default_decoder(folder)
   return load(folder, "crnn", args, dict(decoder=decoder, beam_width=args.beam_width,
                                          lexicon_path=args.lexicon))
+
+
+def word_widths(source: str, args) -> tuple[float, ...]:
+  """--word-widths, else the pretrained line model's choice, else (1,)."""
+  from hwr_jax import pretrained
+  given = args.word_widths or (pretrained.choice(source, "word_widths") if os.path.isdir(source)
+                               else None)
+  try:
+    return tuple(float(w) for w in str(given or "1").split(","))
+  except ValueError:
+    raise ValueError(f"--word-widths takes numbers separated by commas, not {given!r}") from None
 
 
 def load(source: str, kind: str, args, options: dict):

@@ -278,5 +278,10 @@ def test_a_word_model_rereads_each_word_of_a_lines_reading(line_run, monkeypatch
     assert [w.text for w in after.words] == ["qq", "qq", "qq"]
     starts = [w.box[0] for w in after.words]
     assert starts == sorted(starts)
+  stretched = _WordModel()   # each cut also read at half its width
+  readers.load_reader(str(workdir), word_reader=stretched, word_widths=(1, 0.5)).read(page)
+  assert [cut.shape for cut in stretched.cuts[::2]] == [cut.shape for cut in words.cuts]
+  assert [cut.shape[1] for cut in stretched.cuts[1::2]] == [
+      max(2, round(cut.shape[1] / 2)) for cut in words.cuts]
   with pytest.raises(readers.ReaderError, match="re-reads the words of a line model"):
     readers.load_reader(str(workdir), word_reader=readers.load_reader(str(workdir)))

@@ -180,3 +180,29 @@ def test_a_pretrained_model_reads_with_onnxruntime_and_no_jax_after_its_first_ru
                             text=True, cwd=ROOT, env=env, timeout=300)
   assert fallback.returncode == 0 and fallback.stdout.splitlines() == first
   assert "warning: reading with JAX" in fallback.stderr
+
+
+def test_iam_lines_reads_a_page_with_its_word_model(tmp_path):
+  """hwr-read --model=iam-lines re-reads each line's words with iam-words
+  (its model.json's choice); --word-widths that are not numbers are one
+  clear error."""
+  import cv2
+  from tests_helpers import compose_page
+  assert pretrained.default_word_model(pretrained.find("iam-lines")) == "iam-words"
+  rng = np.random.default_rng(3)
+  page, truth = compose_page(["lion coil", "zinc civil onion"], rng)
+  cv2.imwrite(str(tmp_path / "page.png"), page)
+  env = dict(os.environ, HWR_JAX_CACHE_DIR=str(tmp_path / "cache"))
+
+  def hwr_read(*extra):
+    return subprocess.run([sys.executable, "-m", "hwr_jax.read", str(tmp_path / "page.png"),
+                           "--model=iam-lines", "--json", *extra], capture_output=True,
+                          text=True, cwd=ROOT, env=env, timeout=300)
+  run = hwr_read("--word-widths=1,0.8")
+  assert run.returncode == 0, run.stderr
+  reading = json.loads(run.stdout)
+  assert len(reading["lines"]) == len(truth) == 2
+  for line in reading["lines"]:
+    assert " ".join(w["text"] for w in line["words"]) == " ".join(line["text"].split())
+  bad = hwr_read("--word-widths=wide")
+  assert bad.returncode == 2 and "--word-widths takes numbers" in bad.stderr

@@ -33,7 +33,7 @@ def load_reader(workdir: str, reader: str | None = None, checkpoint: str = "best
   whichever the workdir holds).
   `options` go to the reader (CRNN: decoder, beam_width, lexicon_path, lm_weight,
   word_reader: a word model's reader that re-reads a line model's words, by
-  default the one a pretrained line model names, None for none;
+  default the one a pretrained line model names, None for none; word_widths;
   segmentation: use_case_by_size, use_word_rules). `compilation_cache`: keep
   compiled programs in the user's cache folder (`hwr_jax/cache.py`), so the
   next process that loads this model compiles nothing. `resources`: with a
@@ -61,6 +61,9 @@ def load_reader(workdir: str, reader: str | None = None, checkpoint: str = "best
     word_model = pretrained.folder(pretrained.default_word_model(workdir))
     options["word_reader"] = load_reader(word_model, "crnn", decoder=pretrained.default_decoder(
         word_model), compilation_cache=compilation_cache)
+    widths = pretrained.choice(workdir, "word_widths")
+    if widths and "word_widths" not in options:
+      options["word_widths"] = tuple(float(w) for w in widths.split(","))
   return _reader_class(reader)(workdir, checkpoint, **options)
 
 

@@ -10,6 +10,7 @@ line of writing (a word, a line) is read whole, as a word model reads it.
 import dataclasses
 import re
 
+import cv2
 import numpy as np
 
 from hwr_jax.ctc.decoders import ctc_log_prob
@@ -30,8 +31,7 @@ ONE_LINE_IMAGE = 5.0
 # punctuation at a word's edges (IAM's word crops hold it as tokens of its own).
 EDGE_PUNCTUATION = '.,;:!?"()-'
 # A word reader with these decoders (no dictionary, no language model) has its
-# reading weighed against the line model's: the one more likely under both
-# models together stays.
+# reading weighed against the line model's (CRNNReader.reread_words).
 OPEN_DECODERS = ("best_path", "beam")
 
 
@@ -52,12 +52,18 @@ class CRNNReader(Reader):
   `word_reader` (a line model's reader only): a word model's reader that
   re-reads each word of each line, cut where the CTC alignment of the line's
   text puts it (`pieces`); the line model gives the spaces and the
-  punctuation at words' edges."""
+  punctuation at words' edges. With `word_widths` other than (1,), each cut
+  is also read stretched to those widths (test-time augmentation). A word
+  stays as read when it has one candidate; else (an open decoder: the line
+  model's reading is a candidate too; several widths: each one's reading)
+  the candidate most likely under all the word readings' frames and the
+  line model's frames together (CTC, the product of the probabilities)."""
 
   def __init__(self, workdir: str, checkpoint: str = "best", decoder: str = "best_path",
                beam_width: int = 16, lexicon_path: str | None = None,
                model=None, lm_weight: float = 0.5,
-               word_lm_path: str | None = None, word_reader: "CRNNReader | None" = None):
+               word_lm_path: str | None = None, word_reader: "CRNNReader | None" = None,
+               word_widths: tuple[float, ...] = (1.0,)):
     if decoder not in DECODERS:
       raise ReaderError(f"Unknown decoder {decoder!r}; choose from {DECODERS}.")
     if model is None:
@@ -73,7 +79,9 @@ class CRNNReader(Reader):
       raise ReaderError("word_reader: a word model re-reads the words of a line model's "
                         "lines; give a line model (configs/iam_lines.py) and a word model "
                         "(configs/iam_words.py).")
-    self.word_reader = word_reader
+    if not word_widths or min(word_widths) <= 0:
+      raise ReaderError(f"word_widths must be positive, not {word_widths}.")
+    self.word_reader, self.word_widths = word_reader, tuple(word_widths)
     counts = vocabulary.read(workdir) if workdir else None
     if decoder == "word_beam" and " " not in self.charset:
       raise ReaderError(f"{workdir}'s model has no space in its charset: word_beam reads "
@@ -191,31 +199,39 @@ class CRNNReader(Reader):
       found = pieces(text)
       starts = [x0 + spans[a, 0] * columns * step for a, _, _ in found]
       ends = [x0 + (spans[b - 1, 1] + 1) * columns * step for _, b, _ in found]
-      ink = (255 - line.image.astype(np.int32)).sum(0)   # per column
-      width = line.image.shape[1]
+      # Faint ink made full contrast (the word reader's ink check suits a word
+      # image, not a cut of light ink that the page's line finding found).
+      image = cv2.normalize(line.image, None, 0, 255, cv2.NORM_MINMAX)
+      ink = (255 - image.astype(np.int32)).sum(0)   # per column
+      width = image.shape[1]
       bounds = [0] + [gap_column(ink, e, a) for e, a in zip(ends[:-1], starts[1:])] + [width]
       for j, (a, b, reread) in enumerate(found):
         left, right = bounds[j], bounds[j + 1]
-        if reread and right > left:
-          cuts.append(line.image[:, left:right])
-          frame = lambda x: (x - x0) / (columns * step)
-          where.append((k, a, b, max(0, int(frame(left))), int(np.ceil(frame(right)))))
+        if reread and right > left:   # its frames: f0..f1
+          cuts.append(image[:, left:right])
+          f0, f1 = ((x - x0) / (columns * step) for x in (left, right))
+          where.append((k, a, b, max(0, int(f0)), int(np.ceil(f1))))
     if not cuts:
       return texts
-    readings = self.word_reader.read_many(cuts)
+    widths = self.word_widths
+    readings = self.word_reader.read_many([
+        cut if w == 1 else cv2.resize(cut, (max(2, round(cut.shape[1] * w)), cut.shape[0]),
+                                      interpolation=cv2.INTER_AREA)
+        for cut in cuts for w in widths])
     out = list(texts)
-    for (k, a, b, f0, f1), reading in sorted(zip(where, readings), key=lambda x: (x[0][0],
-                                                                                -x[0][1])):
-      if reading.error is not None:    # the line model's reading stays
+    for n, (k, a, b, f0, f1) in sorted(enumerate(where), key=lambda x: (x[1][0], -x[1][1])):
+      read = [r for r in readings[n * len(widths):(n + 1) * len(widths)] if r.error is None]
+      if not read:   # the line model's reading stays
         continue
-      word = "".join(reading.text.split())   # no spaces inside a word
-      if self.word_reader.decoder_name not in OPEN_DECODERS:   # its dictionary chose
-        out[k] = out[k][:a] + word + out[k][b:]
-        continue
-      candidates = {texts[k][a:b], word}
+      candidates = {"".join(r.text.split()) for r in read} - {""}   # no spaces inside a word
+      if self.word_reader.decoder_name in OPEN_DECODERS:
+        candidates.add(texts[k][a:b])
       score = lambda c: (label_log_prob(self.charset, frames[k][f0:f1], c)
-                         + label_log_prob(self.word_reader.charset, reading.frames, c))
-      out[k] = out[k][:a] + max(sorted(candidates), key=score) + out[k][b:]
+                         + sum(label_log_prob(self.word_reader.charset, r.frames, c)
+                               for r in read))
+      if candidates:
+        best = max(sorted(candidates), key=score) if len(candidates) > 1 else candidates.pop()
+        out[k] = out[k][:a] + best + out[k][b:]
     return out
 
   def word_boxes(self, text: str, spans: np.ndarray | None, line, x0: float, step: float
