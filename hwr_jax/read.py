@@ -146,8 +146,8 @@ def main(argv=None) -> int:
     if not files:
       parser.error("no images or ink files found")
     runs = []
-    for path in files:
-      kind = "ink" if is_ink_file(path) else "image"
+    for path in [p for f in files for p in ([f] if is_ink_file(f) else image_pages(f))]:
+      kind = "ink" if is_ink_file(path) else "page" if holds_lines(path) else "image"
       if not runs or runs[-1][1] != kind:
         runs.append((None, kind, []))
       runs[-1][2].append(path)
@@ -240,6 +240,18 @@ def load(source: str, kind: str, args, options: dict):
     else:
       return readers.load_reader(onnx, kind, resources=source, **options)
   return readers.load_reader(source, kind, args.checkpoint, **options)
+
+
+def holds_lines(path: str) -> bool:
+  """Whether an image holds several lines of writing (a page: the default
+  page model reads it; a word or a line: the default image model)."""
+  from hwr_jax.preprocess.image import to_gray
+  from hwr_jax.readers.base import INPUT_ERRORS, load_image
+  from hwr_jax.readers.crnn import find_lines
+  try:
+    return len(find_lines(to_gray(load_image(path)))[0]) > 1
+  except INPUT_ERRORS:   # the reader says what is wrong with it
+    return False
 
 
 def is_ink_file(path: str) -> bool:

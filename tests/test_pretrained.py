@@ -185,7 +185,8 @@ def test_a_pretrained_model_reads_with_onnxruntime_and_no_jax_after_its_first_ru
 def test_iam_lines_reads_a_page_with_its_word_model(tmp_path):
   """hwr-read --model=iam-lines re-reads each line's words with iam-words
   (its model.json's choice); --word-widths that are not numbers are one
-  clear error."""
+  clear error. With no model named, hwr-read gives a page to iam-lines and
+  a word to the default image model."""
   import cv2
   from tests_helpers import compose_page
   assert pretrained.default_word_model(pretrained.find("iam-lines")) == "iam-words"
@@ -206,3 +207,12 @@ def test_iam_lines_reads_a_page_with_its_word_model(tmp_path):
     assert " ".join(w["text"] for w in line["words"]) == " ".join(line["text"].split())
   bad = hwr_read("--word-widths=wide")
   assert bad.returncode == 2 and "--word-widths takes numbers" in bad.stderr
+  # No model named: a page goes to the page model, a word to the word model.
+  cv2.imwrite(str(tmp_path / "word.png"), draw_line("lion", rng))
+  both = subprocess.run([sys.executable, "-m", "hwr_jax.read", str(tmp_path / "page.png"),
+                         str(tmp_path / "word.png"), "--json"], capture_output=True, text=True,
+                        cwd=ROOT, env=env, timeout=300)
+  assert both.returncode == 0, both.stderr
+  page_json, word_json = (json.loads(l) for l in both.stdout.splitlines())
+  assert [l["box"] for l in page_json["lines"]] == [l["box"] for l in reading["lines"]]
+  assert "lines" not in word_json and word_json["text"]

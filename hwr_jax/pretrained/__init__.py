@@ -23,7 +23,8 @@ from hwr_jax.checkpoints import ModelLoadError, is_exported
 
 FOLDER = os.path.dirname(os.path.abspath(__file__))
 # The default model of each kind of input, the first one shipped of each list.
-DEFAULTS = {"image": ("iam-words", "iam-lines"), "ink": ("ondb-lines",)}
+# hwr-read gives an image of several lines of writing to the page model.
+DEFAULTS = {"image": ("iam-words", "iam-lines"), "page": ("iam-lines",), "ink": ("ondb-lines",)}
 
 
 def names() -> list[str]:
@@ -55,7 +56,7 @@ def summary(name: str) -> dict:
 
 
 def default_for(kind: str) -> str:
-  """The name of the default model for 'image' or 'ink' input."""
+  """The name of the default model for 'image', 'page' or 'ink' input."""
   known = names()
   for name in DEFAULTS[kind]:
     if name in known:

@@ -109,14 +109,7 @@ class CRNNReader(Reader):
     return normalize(gray, self.geometry)
 
   def prepare_page(self, gray: np.ndarray) -> _Page:
-    image_steps.check_size(gray)
-    try:
-      layout = page_lines.find(gray)
-      found, skew = layout.lines, layout.skew
-      if len(found) <= 3 and gray.shape[0] < ONE_LINE_IMAGE * layout.text_height:
-        found = found[:1]   # a few strokes tall: a word or line, whatever its ink's profile
-    except ImageError:   # the page checks do not suit tight crops: read it whole (or say why not)
-      found, skew = [], 0.0
+    found, skew = find_lines(gray)
     if len(found) <= 1:   # a word or a line: read as it is, as the model trained
       problem = image_steps.ink_problem(gray)
       if problem:
@@ -253,6 +246,19 @@ class CRNNReader(Reader):
       words.append(Word(match.group(), (round(min(xs), 1), round(min(ys), 1),
                                         round(max(xs), 1), round(max(ys), 1))))
     return words
+
+
+def find_lines(gray: np.ndarray) -> tuple[list[page_lines.PageLine], float]:
+  """The lines of writing of a grey image, top to bottom, and its skew
+  (degrees); at most one line for a word or a line image."""
+  image_steps.check_size(gray)
+  try:
+    layout = page_lines.find(gray)
+  except ImageError:   # the page checks do not suit tight crops: read it whole (or say why not)
+    return [], 0.0
+  if len(layout.lines) <= 3 and gray.shape[0] < ONE_LINE_IMAGE * layout.text_height:
+    return layout.lines[:1], layout.skew   # a few strokes tall: a word or line, whatever its profile
+  return layout.lines, layout.skew
 
 
 def label_log_prob(charset: str, probs: np.ndarray, text: str) -> float:
