@@ -155,8 +155,7 @@ class CRNNReader(Reader):
       texts = self.reread_words(page, aligned, alignments, frames)
       for k, probs in enumerate(frames):
         if texts[k] != aligned[k]:   # still P(text | line image) under the line model
-          confidences[k] = significant(np.exp(ctc_log_prob(
-              probs, [self.charset.index(c) + 1 for c in texts[k] if c in self.charset])))
+          confidences[k] = significant(np.exp(label_log_prob(self.charset, probs, texts[k])))
     lines = []
     for line, (x0, step), text, confidence, spans, first in zip(
         page.lines, page.spans, texts, confidences, alignments, aligned):
