@@ -51,7 +51,7 @@ flags.DEFINE_string("checkpoint", "best", "'best', 'latest' or a step.")
 flags.DEFINE_string("word_model", "", "A word model (workdir or pretrained name, e.g. iam-words) "
                     "that re-reads each word of each line (crnn.CRNNReader word_reader).")
 flags.DEFINE_string("word_decoder", "best_path", "With --word_model: its CTC decoder.")
-flags.DEFINE_list("word_widths", ["1"], "With --word_model: each word also read stretched to "
+flags.DEFINE_string("word_widths", "1", "With --word_model: each word also read stretched to "
                   "these widths (test-time augmentation; CRNNReader word_widths).")
 flags.DEFINE_integer("max_pages", 0, "Read only this many pages (0: all).")
 flags.DEFINE_bool("robustness", True, "Also read distorted copies of the pages (best path).")
@@ -126,6 +126,7 @@ def main(argv):
   from hwr_jax.data import iam_pages
   from hwr_jax.evaluators.text import text_error_rates
   from hwr_jax.language.leakage import word_ngrams
+  from hwr_jax.readers.crnn import parse_widths
   os.makedirs(FLAGS.out, exist_ok=True)
   all_pages = iam_pages.read_pages(FLAGS.iam)
   pages = [p for p in all_pages if p.split == FLAGS.split]
@@ -139,7 +140,7 @@ def main(argv):
                  if FLAGS.word_model else None)
   reader_of = {d: readers.load_reader(FLAGS.workdir, "crnn", FLAGS.checkpoint, decoder=d,
                                       model=model, word_reader=word_reader,
-                                      word_widths=[float(w) for w in FLAGS.word_widths])
+                                      word_widths=parse_widths(FLAGS.word_widths))
                for d in FLAGS.decoders}
   reader = reader_of[FLAGS.decoders[0]]
   images = [iam_pages.render_page(p) for p in pages]
@@ -200,7 +201,7 @@ def main(argv):
           f"{sum(unseen)} pages whose text no training writer copied")
   if FLAGS.word_model:
     what += (f"; each line's words re-read by {FLAGS.word_model} ({FLAGS.word_decoder}, widths "
-             f"{','.join(FLAGS.word_widths)}), the decoders below being the line model's")
+             f"{FLAGS.word_widths}), the decoders below being the line model's")
   md = [what + f"; model {FLAGS.workdir} ({FLAGS.checkpoint} checkpoint); {os.cpu_count()} "
         f"CPU cores. Seconds per page (warm, one page per call, line finding + model + "
         f"{FLAGS.decoders[0]}): median {np.median(seconds):.2f}, max {np.max(seconds):.2f}.", "",

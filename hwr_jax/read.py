@@ -208,10 +208,11 @@ def word_reader(source: str, args):
 def word_widths(source: str, args) -> tuple[float, ...]:
   """--word-widths, else the pretrained line model's choice, else (1,)."""
   from hwr_jax import pretrained
+  from hwr_jax.readers.crnn import parse_widths
   given = args.word_widths or (pretrained.choice(source, "word_widths") if os.path.isdir(source)
                                else None)
   try:
-    return tuple(float(w) for w in str(given or "1").split(","))
+    return parse_widths(given or "1")
   except ValueError:
     raise ValueError(f"--word-widths takes numbers separated by commas, not {given!r}") from None
 

@@ -56,14 +56,16 @@ def load_reader(workdir: str, reader: str | None = None, checkpoint: str = "best
     config = load_workdir_config(workdir)
     name = config.get("model", {}).get("name") if config is not None else None
     reader = reader_of(name)
-  if reader == "crnn" and "word_reader" not in options and pretrained.default_word_model(workdir):
+  word_model = pretrained.default_word_model(workdir) if reader == "crnn" else None
+  if word_model and "word_reader" not in options:
     # A pretrained line model reads with the word model it names (its model.json).
-    word_model = pretrained.folder(pretrained.default_word_model(workdir))
+    from hwr_jax.readers.crnn import parse_widths
+    word_model = pretrained.folder(word_model)
     options["word_reader"] = load_reader(word_model, "crnn", decoder=pretrained.default_decoder(
         word_model), compilation_cache=compilation_cache)
     widths = pretrained.choice(workdir, "word_widths")
     if widths and "word_widths" not in options:
-      options["word_widths"] = tuple(float(w) for w in widths.split(","))
+      options["word_widths"] = parse_widths(widths)
   return _reader_class(reader)(workdir, checkpoint, **options)
 
 

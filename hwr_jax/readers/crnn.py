@@ -13,7 +13,7 @@ import re
 import cv2
 import numpy as np
 
-from hwr_jax.ctc.decoders import ctc_log_prob
+from hwr_jax.ctc.decoders import ctc_align, ctc_log_prob
 from hwr_jax.ctc.text_decoder import DECODERS, TextDecoder
 from hwr_jax.data import vocabulary
 from hwr_jax.language.defaults import decoder_resources
@@ -170,7 +170,6 @@ class CRNNReader(Reader):
 
   def align(self, text: str, probs: np.ndarray) -> np.ndarray | None:
     """(len(text), 2) first and last frame of each character (Viterbi)."""
-    from hwr_jax.ctc.decoders import ctc_align
     if not text.strip():
       return None
     try:
@@ -245,6 +244,12 @@ class CRNNReader(Reader):
       words.append(Word(match.group(), (round(min(xs), 1), round(min(ys), 1),
                                         round(max(xs), 1), round(max(ys), 1))))
     return words
+
+
+def parse_widths(text: str) -> tuple[float, ...]:
+  """'1,0.8,1.25' -> (1.0, 0.8, 1.25): `word_widths` as a model.json or a
+  flag gives them; ValueError for anything but numbers."""
+  return tuple(float(w) for w in str(text).split(","))
 
 
 def find_lines(gray: np.ndarray) -> tuple[list[page_lines.PageLine], float]:
