@@ -29,6 +29,10 @@ def get_config():
   # Widths at height 32 (IAM words: median 64 px, 99th percentile 226).
   config.words.buckets = (32, 64, 96, 128, 192, 256, 384)
   config.words.max_label_length = 32
+  # Also train (and select) on the same words cut from their rebuilt lines as
+  # the page reader cuts them (`data/iam_pages.word_cut_files`): a word model
+  # for re-reading pages' words (readers/crnn.py word_reader).
+  config.words.with_page_cuts = False
 
   config.batch_size = 64
   config.eval_batch_size = 128

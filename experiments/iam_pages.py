@@ -21,7 +21,9 @@ Writes --out/results.md and results.json:
   - robustness (best path): the pages turned by +-3 degrees, with lighter
     ink, on grey noisy paper, JPEG-compressed, at 150 instead of 300 dpi;
   - single IAM words of the same writers read by the same reader (the first
-    decoder), against the word model's published number.
+    decoder), against the word model's published number;
+  - with --crops, the page CER / WER if every word were cut as IAM cut it:
+    the word model on the words' own crops, joined as the pages' texts.
 With --word_model, a word model re-reads each word of each line
 (`readers/crnn.py`, CRNNReader word_reader); without it the line model reads alone.
 The word language model (word_beam) and the character one (beam_lm) come
@@ -53,6 +55,9 @@ flags.DEFINE_string("word_model", "", "A word model (workdir or pretrained name,
 flags.DEFINE_string("word_decoder", "best_path", "With --word_model: its CTC decoder.")
 flags.DEFINE_string("word_widths", "1", "With --word_model: each word also read stretched to "
                   "these widths (test-time augmentation; CRNNReader word_widths).")
+flags.DEFINE_bool("crops", False, "With --word_model: also read every word of the pages from its "
+                  "own IAM crop with the word model alone, joined as the page's text (the "
+                  "pages as they would read with perfect line finding and cuts).")
 flags.DEFINE_integer("max_pages", 0, "Read only this many pages (0: all).")
 flags.DEFINE_bool("robustness", True, "Also read distorted copies of the pages (best path).")
 flags.DEFINE_bool("words", True, "Also read the split's single words (best path).")
@@ -117,6 +122,17 @@ def line_matches(found: list, truth: list, scale: float = 1.0) -> dict:
       sum(per_truth[j] == 1 and per_found[cover[:, j]].max() == 1 for j in range(len(truth)))),
       "merged": int(merged), "split": split, "missed": missed,
       "right_count": len(found) == len(truth)}
+
+
+def joined(words: list, texts: list[str]) -> str:
+  """`texts` (one per truth word of a line) joined as the line's truth is
+  (`iam_pages.line_text`: no space where the truth has none)."""
+  from hwr_jax.data import iam_pages
+  height = float(np.median([w.box[3] - w.box[1] for w in words]))
+  out = texts[0]
+  for left, right, text in zip(words, words[1:], texts[1:]):
+    out += ("" if iam_pages.joins(left, right, height) else " ") + text
+  return out
 
 
 def main(argv):
@@ -187,6 +203,15 @@ def main(argv):
       robustness[name] = {**text_error_rates(references, hyp), "right_count": right,
                           "unreadable": failed}
 
+  crops = None
+  if FLAGS.crops and word_reader is not None:
+    readings = word_reader.read_files([w.path for page in pages for line in page.lines
+                                       for w in line.words])
+    read = iter(r.text if r.error is None else "" for r in readings)
+    hyp = [flat("\n".join(joined(line.words, [next(read) for _ in line.words])
+                           for line in page.lines)) for page in pages]
+    crops = text_error_rates(references, hyp)
+
   words = None
   if FLAGS.words:
     from hwr_jax.data import iam
@@ -229,6 +254,10 @@ def main(argv):
            f"{words['unreadable']} unreadable), same reader ({FLAGS.decoders[0]}): CER "
            f"{100 * words['cer']:.2f} %, WER {100 * words['wer']:.2f} % (the IAM word model: "
            "11.2 % CER best path)."]
+  if crops:
+    md += ["", f"Every word read from its own IAM crop by {FLAGS.word_model} alone "
+           f"({FLAGS.word_decoder}), joined as the pages' texts (perfect line finding and cuts): "
+           f"page CER {100 * crops['cer']:.2f} %, WER {100 * crops['wer']:.2f} %."]
   with open(os.path.join(FLAGS.out, "results.md"), "w") as f:
     f.write("\n".join(md) + "\n")
   with open(os.path.join(FLAGS.out, "results.json"), "w") as f:
@@ -236,7 +265,7 @@ def main(argv):
                "pages": [{"form": p.form, "seconds": s, "unseen_text": u, **f,
                           **{d: hypotheses[d][i] for d in FLAGS.decoders}}
                          for i, (p, s, u, f) in enumerate(zip(pages, seconds, unseen, finding))],
-               "robustness": robustness, "words": words}, f, indent=1)
+               "robustness": robustness, "words": words, "crops": crops}, f, indent=1)
   print("\n".join(md))
 
 

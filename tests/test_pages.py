@@ -106,7 +106,8 @@ def write_iam_pages(root, rng):
         word_id = f"{form}-{line:02d}-{k:02d}"
         cv2.imwrite(str(folder / f"{word_id}.png"), crop)
         h, w = crop.shape
-        words.append(f"{word_id} ok 180 {x} {y + 50 - h} {w} {h} NN {token}")
+        status = "err" if (form, line, k) == ("b02-010", 0, 0) else "ok"   # ink all the same
+        words.append(f"{word_id} {status} 180 {x} {y + 50 - h} {w} {h} NN {token}")
         x += w + (4 if k == 1 else 60)   # the full stop right after its word
       texts[form].append(" ".join(tokens[:2]) + ".")
   words.append("a01-000u-03-00 err 180 -1 -1 -1 -1 NN lost")   # no box: left out
@@ -139,6 +140,21 @@ def test_iam_pages_are_rebuilt_at_the_word_boxes(tmp_path):
   assert [t for _, t, _ in files["train"]] == texts["b02-010"]
   line_image = cv2.imread(files["train"][0][0], cv2.IMREAD_GRAYSCALE)
   assert line_image.shape[0] < 100 and line_image.min() < 60
+  # Words cut from their line as the page reader cuts them: full height, gap middle to gap middle.
+  line = page.lines[0]
+  cuts = iam_pages.word_cuts(page, line)
+  assert [w for _, w in cuts] == list(line.words)
+  height = iam_pages.render_line(page, line).shape[0]
+  assert all(cut.shape[0] == height and cut.min() < 100 for cut, _ in cuts)
+  widths = [cut.shape[1] for cut, _ in cuts]
+  words = line.words
+  assert widths[0] == (words[0].box[2] + words[1].box[0]) // 2 - words[0].box[0]
+  assert widths[1] == (words[1].box[2] + words[2].box[0]) // 2 - (
+      words[0].box[2] + words[1].box[0]) // 2
+  cut_files = iam_pages.word_cut_files(str(tmp_path))
+  train_words = [w.text for l in pages["b02-010"].lines for w in l.words]
+  assert [t for _, t, _ in cut_files["train"]] == train_words[1:]   # the 'err' word left out
+  assert [t for _, t, _ in cut_files["test"]] == [w.text for l in page.lines for w in l.words]
 
 
 def png_header(width: int, height: int) -> bytes:
@@ -244,16 +260,17 @@ def test_a_line_is_cut_into_pieces_for_the_word_model():
 
 
 class _WordModel:
-  """A word reader that reads every cut as 'qq', and keeps the cuts."""
+  """A word reader that reads every cut as 'qq' (or the cuts in turn as
+  `texts`), and keeps the cuts."""
   reads_lines, decoder_name, charset = False, "lexicon", "q"
 
-  def __init__(self):
-    self.cuts = []
+  def __init__(self, texts: list[str] | None = None):
+    self.cuts, self.texts = [], texts
 
   def read_many(self, images):
     from hwr_jax.readers import Reading
     self.cuts += images
-    return [Reading("qq", []) for _ in images]
+    return [Reading(self.texts[k] if self.texts else "qq", []) for k in range(len(images))]
 
 
 def test_a_word_model_rereads_each_word_of_a_lines_reading(line_run, monkeypatch):
@@ -268,8 +285,8 @@ def test_a_word_model_rereads_each_word_of_a_lines_reading(line_run, monkeypatch
   rng = np.random.default_rng(7)
   page, _ = compose_page(page_texts(rng, 3), rng)
   alone = readers.load_reader(str(workdir)).read(page)
-  words = _WordModel()
-  reread = readers.load_reader(str(workdir), word_reader=words).read(page)
+  words = _WordModel()   # (word_gap=0: the set reading's cuts need not fall on gaps)
+  reread = readers.load_reader(str(workdir), word_reader=words, word_gap=0).read(page)
   assert alone.text == "\n".join(["zoo lx vi"] * 3)
   assert reread.text == "\n".join(["qq qq qq"] * 3)
   assert len(words.cuts) == 9 and all(cut.ndim == 2 and cut.shape[1] > 0 for cut in words.cuts)
@@ -279,9 +296,60 @@ def test_a_word_model_rereads_each_word_of_a_lines_reading(line_run, monkeypatch
     starts = [w.box[0] for w in after.words]
     assert starts == sorted(starts)
   stretched = _WordModel()   # each cut also read at half its width
-  readers.load_reader(str(workdir), word_reader=stretched, word_widths=(1, 0.5)).read(page)
+  readers.load_reader(str(workdir), word_reader=stretched, word_widths=(1, 0.5),
+                      word_gap=0).read(page)
   assert [cut.shape for cut in stretched.cuts[::2]] == [cut.shape for cut in words.cuts]
   assert [cut.shape[1] for cut in stretched.cuts[1::2]] == [
       max(2, round(cut.shape[1] / 2)) for cut in words.cuts]
   with pytest.raises(readers.ReaderError, match="re-reads the words of a line model"):
     readers.load_reader(str(workdir), word_reader=readers.load_reader(str(workdir)))
+
+
+def test_words_the_line_model_ran_together_are_parted_at_a_gap(line_run, monkeypatch):
+  """A piece of a line's reading that spans a gap in the ink as wide as the
+  line's word gaps (here half of them), where the line model's frames give
+  a space some probability, is cut there: two words for the word model, each
+  with its own box; without that evidence, or with a narrower gap, it stays
+  one word."""
+  from hwr_jax import readers
+  from hwr_jax.preprocess.lines import PageLine
+  from hwr_jax.readers import crnn
+  _, workdir, _ = line_run
+  text = "zoo lx vi zoolx"
+  blocks = [(12, 60), (100, 148), (188, 236), (276, 324), (344, 392)]   # 40-px gaps, one of 20
+  image = np.full((40, 400), 235, np.uint8)
+  for a, b in blocks:
+    image[8:32, a:b] = 20
+  reader = readers.load_reader(str(workdir), word_reader=_WordModel())
+  charset = reader.charset
+  chars = [(c, blocks[k]) for k, word in enumerate(["zoo", "lx", "vi", "zoo", "lx"])
+           for c in word]
+
+  def frames(space_probability):
+    probs = np.zeros((100, len(charset) + 1), np.float32)
+    probs[:, 0] = 1.0
+    for i, (c, (a, b)) in enumerate(chars):   # each character's frames within its block
+      n = sum(block == (a, b) for _, block in chars)
+      j = [x for x, (_, block) in enumerate(chars) if block == (a, b)].index(i)
+      f0, f1 = (a + j * (b - a) // n) // 4, (a + (j + 1) * (b - a) // n) // 4
+      probs[f0 + 1:f1, :] = 0.0
+      probs[f0 + 1:f1, charset.index(c) + 1] = 1.0
+    for (_, a), (b, _) in zip(blocks, blocks[1:]):   # between every two blocks
+      probs[a // 4 + 1:b // 4, charset.index(" ") + 1] = space_probability
+    probs += 1e-3
+    return probs / probs.sum(1, keepdims=True)
+
+  monkeypatch.setattr(crnn, "decode", lambda *_: (text, 0.5))
+  line = PageLine(image, (0, 0, 400, 40), np.zeros((4, 2)), (0.0, 0.0), (1.0, 0.0))
+  page = crnn._Page([line], [image], [(0.0, 1.0)])
+  for gap, evidence, parted in [(0.4, 0.5, True), (0.4, 0.0, False), (0.6, 0.5, False)]:
+    reader.word_gap = gap
+    reader.word_reader = _WordModel(["zoo", "lx", "vi"] + (["zoo", "lx"] if parted else ["zoolx"]))
+    reading = reader.finish_page(page, [frames(evidence)])
+    words = reading.lines[0].words
+    assert reading.text == ("zoo lx vi zoo lx" if parted else text)
+    assert len(reader.word_reader.cuts) == len(words) == (5 if parted else 4)
+    starts = [w.box[0] for w in words]
+    assert starts == sorted(starts) and abs(words[-1].box[2] - 392) <= 8
+    if parted:
+      assert 320 <= words[3].box[2] <= words[4].box[0] <= 352   # (CTC frames: 4 columns)

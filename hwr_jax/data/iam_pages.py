@@ -38,6 +38,7 @@ class TruthWord:
   box: tuple[int, int, int, int]   # x0, y0, x1, y1 on the rebuilt page
   path: str
   grey: int
+  ok: bool = True                  # IAM's segmentation status ('err': badly cut)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,7 +101,8 @@ def read_pages(root: str) -> list[PageTruth]:
     for w in usable:
       x, y, bw, bh = w.box
       by_line.setdefault(w.word_id.rsplit("-", 1)[0], []).append(
-          TruthWord(w.text, (x - dx, y - dy, x + bw - dx, y + bh - dy), w.path, w.grey))
+          TruthWord(w.text, (x - dx, y - dy, x + bw - dx, y + bh - dy), w.path, w.grey,
+                    w.ok))
     lines = []
     for line_id, line_words in by_line.items():
       line_words.sort(key=lambda t: t.box[0])
@@ -179,3 +181,49 @@ def line_files(root: str) -> dict[str, list[tuple[str, str, int]]]:
     return result
 
   return cache.cached_files("iam-lines", key, build)
+
+
+def word_cuts(page: PageTruth, line: TruthLine, margin: int = 8
+              ) -> list[tuple[np.ndarray, TruthWord]]:
+  """Each word of a line cut from the line's image as the page reader cuts
+  it for a word model (`readers/crnn.py`): the line's full height, from the
+  middle of the gap before the word to the middle of the gap after it, the
+  line softened (`preprocess/word_input.soften`); (image, word) per word."""
+  from hwr_jax.preprocess.word_input import soften
+  image = soften(render_line(page, line, margin))
+  x0 = max(0, line.box[0] - margin)
+  words = line.words
+  cuts = []
+  for k, word in enumerate(words):
+    left = word.box[0] if k == 0 else (words[k - 1].box[2] + word.box[0]) // 2
+    right = word.box[2] if k == len(words) - 1 else (word.box[2] + words[k + 1].box[0]) // 2
+    left, right = max(0, min(left, word.box[0]) - x0), max(right, word.box[2]) - x0
+    if right - left >= 2:
+      cuts.append((image[:, left:right], word))
+  return cuts
+
+
+def word_cut_files(root: str) -> dict[str, list[tuple[str, str, int]]]:
+  """split -> [(PNG path, text, writer)] of every word of the rebuilt lines
+  cut as the page reader cuts it (`word_cuts`), written once under the cache
+  folder: a word model trained on them reads a page's cuts as it reads IAM's
+  crops."""
+  from hwr_jax import cache
+  words_file = iam.find_file(root, "words.txt")
+  key = ("iam-word-cuts", 1, os.path.abspath(root), cache.file_stamp(words_file))
+
+  def build(folder):
+    result = {split: [] for split in iam.SPLITS}
+    for page in read_pages(root):
+      for line in page.lines:
+        for k, (cut, word) in enumerate(word_cuts(page, line)):
+          if not word.ok:   # as the IAM word source: 'err' words are badly cut
+            continue
+          path = os.path.join(folder, f"{line.line_id}-{k:02d}.png")
+          if not os.path.exists(path):
+            cv2.imwrite(path + ".tmp.png", cut)
+            os.replace(path + ".tmp.png", path)
+          result[page.split].append((path, word.text, page.writer))
+    return result
+
+  return cache.cached_files("iam-word-cuts", key, build)

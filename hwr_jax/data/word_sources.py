@@ -108,6 +108,9 @@ class LabeledWords:
         train += ondb_images.line_files(config.words.ondb_path, held_out_texts(config)[0])
     elif config.words.source == "iam":
       train, validation = iam_word_pairs(path, "train"), iam_word_pairs(path, "validation")
+      if config.words.get("with_page_cuts", False):   # the same words as a page reader cuts them
+        train += iam_cut_pairs(path, "train")
+        validation += iam_cut_pairs(path, "validation")
     else:
       pairs = read_labels_tsv(path)
       n_val = max(1, int(round(len(pairs) * config.data.validation_fraction)))
@@ -210,6 +213,13 @@ def iam_line_pairs(path: str, split: str) -> list[tuple[str, str]]:
   crops (`data/iam_pages.py`)."""
   from hwr_jax.data import iam_pages
   return [(p, t) for p, t, _ in iam_pages.line_files(path)[split]]
+
+
+def iam_cut_pairs(path: str, split: str) -> list[tuple[str, str]]:
+  """(image, text) of the `split` writers' IAM words marked 'ok', cut from
+  their rebuilt lines as the page reader cuts them (`data/iam_pages.py`)."""
+  from hwr_jax.data import iam_pages
+  return [(p, t) for p, t, _ in iam_pages.word_cut_files(path)[split]]
 
 
 def load_prepared(pairs: list[tuple[str, str]], geometry: InputGeometry):
