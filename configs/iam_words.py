@@ -31,7 +31,8 @@ def get_config():
   config.words.max_label_length = 32
   # Also train (and select) on the same words cut from their rebuilt lines as
   # the page reader cuts them (`data/iam_pages.word_cut_files`): a word model
-  # for re-reading pages' words (readers/crnn.py word_reader).
+  # for re-reading pages' words (readers/crnn.py word_reader). Fine-tuned from
+  # iam-words for 2 epochs, no measurable gain on pages (docs/pages.md).
   config.words.with_page_cuts = False
 
   config.batch_size = 64
