@@ -261,7 +261,7 @@ def test_a_line_is_cut_into_pieces_for_the_word_model():
 
 class _WordModel:
   """A word reader that reads every cut as 'qq' (or the cuts in turn as
-  `texts`), and keeps the cuts."""
+  `texts`; None: unreadable), and keeps the cuts."""
   reads_lines, decoder_name, charset = False, "lexicon", "q"
 
   def __init__(self, texts: list[str] | None = None):
@@ -270,7 +270,9 @@ class _WordModel:
   def read_many(self, images):
     from hwr_jax.readers import Reading
     self.cuts += images
-    return [Reading(self.texts[k] if self.texts else "qq", []) for k in range(len(images))]
+    texts = self.texts or ["qq"] * len(images)   # None: that cut could not be read
+    return [Reading(t, []) if t is not None else Reading("", [], error="no ink found")
+            for t in texts[:len(images)]]
 
 
 def test_a_word_model_rereads_each_word_of_a_lines_reading(line_run, monkeypatch):
@@ -353,3 +355,6 @@ def test_words_the_line_model_ran_together_are_parted_at_a_gap(line_run, monkeyp
     assert starts == sorted(starts) and abs(words[-1].box[2] - 392) <= 8
     if parted:
       assert 320 <= words[3].box[2] <= words[4].box[0] <= 352   # (CTC frames: 4 columns)
+  # A part the word model cannot read: the line model's reading of the piece stays.
+  reader.word_gap, reader.word_reader = 0.4, _WordModel(["zo", "lx", "vi", "zoo", None])
+  assert reader.finish_page(page, [frames(0.5)]).text == "zo lx vi zoolx"

@@ -64,7 +64,10 @@ class CRNNReader(Reader):
   stays as read when it has one candidate; else (an open decoder: the line
   model's reading is a candidate too; several widths: each one's reading)
   the candidate most likely under all the word readings' frames and the
-  line model's frames together (CTC, the product of the probabilities)."""
+  line model's frames together (CTC, the product of the probabilities).
+  `word_gap`: a piece of the line model's reading that spans a gap in the ink
+  this share of the line's word gaps wide, where its frames give a space some
+  probability, is read as two words (WORD_GAP; 0: never)."""
 
   def __init__(self, workdir: str, checkpoint: str = "best", decoder: str = "best_path",
                beam_width: int = 16, lexicon_path: str | None = None,
@@ -254,7 +257,7 @@ class CRNNReader(Reader):
         if candidates:
           words.append(max(sorted(candidates), key=score) if len(candidates) > 1
                        else candidates.pop())
-      if words:   # else (no reading) the line model's stays
+      if len(words) == len(parts):   # else (a part unread) the line model's reading stays
         chosen.append((k, a, b, " ".join(words)))
     for k, a, b, best in sorted(chosen, key=lambda c: (c[0], -c[1])):
       out[k] = out[k][:a] + best + out[k][b:]
