@@ -160,27 +160,42 @@ def render_line(page: PageTruth, line: TruthLine, margin: int = 8) -> np.ndarray
   return paste(sheet, line.words, (x0, y0))
 
 
-def line_files(root: str) -> dict[str, list[tuple[str, str, int]]]:
-  """split -> [(PNG path, text, writer)] of every rebuilt line of the IAM
-  folder `root`, written once under the cache folder (keyed by words.txt's
-  size and time): training data as any word folder is."""
+def write_once(path: str, image) -> None:
+  """`image()` written to `path` (a PNG) unless it is there: whole or not at
+  all (written aside, then moved)."""
+  if not os.path.exists(path):
+    cv2.imwrite(path + ".tmp.png", image())
+    os.replace(path + ".tmp.png", path)
+
+
+def files_per_line(root: str, name: str, files_of) -> dict[str, list[tuple[str, str, int]]]:
+  """split -> [(PNG path, text, writer)] of the images `files_of(page,
+  line, folder)` writes for each rebuilt line of the IAM folder `root` (and
+  returns as [(path, text)]), written once under the cache folder `name`
+  (keyed by words.txt's size and time): training data as any word folder is."""
   from hwr_jax import cache
   words_file = iam.find_file(root, "words.txt")
   # The images are as current as the listing: a folder per key, rendered anew when it changes.
-  key = ("iam-lines", 1, os.path.abspath(root), cache.file_stamp(words_file))
+  key = (name, 1, os.path.abspath(root), cache.file_stamp(words_file))
 
   def build(folder):
     result = {split: [] for split in iam.SPLITS}
     for page in read_pages(root):
       for line in page.lines:
-        path = os.path.join(folder, line.line_id + ".png")
-        if not os.path.exists(path):
-          cv2.imwrite(path + ".tmp.png", render_line(page, line))
-          os.replace(path + ".tmp.png", path)
-        result[page.split].append((path, line.text, page.writer))
+        result[page.split] += [(path, text, page.writer)
+                               for path, text in files_of(page, line, folder)]
     return result
 
-  return cache.cached_files("iam-lines", key, build)
+  return cache.cached_files(name, key, build)
+
+
+def line_files(root: str) -> dict[str, list[tuple[str, str, int]]]:
+  """split -> [(PNG path, text, writer)] of every rebuilt line (`render_line`)."""
+  def one(page, line, folder):
+    path = os.path.join(folder, line.line_id + ".png")
+    write_once(path, lambda: render_line(page, line))
+    return [(path, line.text)]
+  return files_per_line(root, "iam-lines", one)
 
 
 def word_cuts(page: PageTruth, line: TruthLine, margin: int = 8
@@ -205,25 +220,14 @@ def word_cuts(page: PageTruth, line: TruthLine, margin: int = 8
 
 def word_cut_files(root: str) -> dict[str, list[tuple[str, str, int]]]:
   """split -> [(PNG path, text, writer)] of every word of the rebuilt lines
-  cut as the page reader cuts it (`word_cuts`), written once under the cache
-  folder: a word model trained on them reads a page's cuts as it reads IAM's
-  crops."""
-  from hwr_jax import cache
-  words_file = iam.find_file(root, "words.txt")
-  key = ("iam-word-cuts", 1, os.path.abspath(root), cache.file_stamp(words_file))
-
-  def build(folder):
-    result = {split: [] for split in iam.SPLITS}
-    for page in read_pages(root):
-      for line in page.lines:
-        for k, (cut, word) in enumerate(word_cuts(page, line)):
-          if not word.ok:   # as the IAM word source: 'err' words are badly cut
-            continue
-          path = os.path.join(folder, f"{line.line_id}-{k:02d}.png")
-          if not os.path.exists(path):
-            cv2.imwrite(path + ".tmp.png", cut)
-            os.replace(path + ".tmp.png", path)
-          result[page.split].append((path, word.text, page.writer))
-    return result
-
-  return cache.cached_files("iam-word-cuts", key, build)
+  that IAM marks 'ok' (as the IAM word source: 'err' words are badly cut),
+  cut as the page reader cuts it (`word_cuts`)."""
+  def cuts(page, line, folder):
+    out = []
+    for k, (cut, word) in enumerate(word_cuts(page, line)):
+      if word.ok:
+        path = os.path.join(folder, f"{line.line_id}-{k:02d}.png")
+        write_once(path, lambda: cut)
+        out.append((path, word.text))
+    return out
+  return files_per_line(root, "iam-word-cuts", cuts)
