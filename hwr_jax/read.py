@@ -109,6 +109,15 @@ def parse_args(argv):
 
 
 def main(argv=None) -> int:
+  try:
+    return run(argv)
+  except BrokenPipeError:   # the output's reader stopped early (`hwr-read ... | head`)
+    # No traceback, and none when Python flushes stdout at exit (Python's docs: signal.SIGPIPE).
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 1
+
+
+def run(argv=None) -> int:
   parser, args = parse_args(argv)
   if args.list_models:
     return list_models()

@@ -84,6 +84,12 @@ def test_hwr_read_needs_no_flags_and_names_the_models(tmp_path):
   listed = subprocess.run([sys.executable, "-m", "hwr_jax.read", "--list-models"],
                           capture_output=True, text=True, cwd=ROOT, timeout=60)
   assert [l.split()[0] for l in listed.stdout.splitlines()] == NAMES
+  reader_gone, output = os.pipe()   # `hwr-read ... | head`: the reader stops before the output
+  os.close(reader_gone)
+  cut_off = subprocess.run([sys.executable, "-m", "hwr_jax.read", "--list-models"], stdout=output,
+                           stderr=subprocess.PIPE, text=True, cwd=ROOT, timeout=60)
+  os.close(output)
+  assert cut_off.returncode == 1 and cut_off.stderr == ""   # no traceback
   unknown = subprocess.run([sys.executable, "-m", "hwr_jax.read", "x.png", "--model=nope"],
                            capture_output=True, text=True, cwd=ROOT, timeout=60)
   assert unknown.returncode == 2 and "ondb-lines" in unknown.stderr
