@@ -124,17 +124,6 @@ def line_matches(found: list, truth: list, scale: float = 1.0) -> dict:
       "right_count": len(found) == len(truth)}
 
 
-def joined(words: list, texts: list[str]) -> str:
-  """`texts` (one per truth word of a line) joined as the line's truth is
-  (`iam_pages.line_text`: no space where the truth has none)."""
-  from hwr_jax.data import iam_pages
-  height = float(np.median([w.box[3] - w.box[1] for w in words]))
-  out = texts[0]
-  for left, right, text in zip(words, words[1:], texts[1:]):
-    out += ("" if iam_pages.joins(left, right, height) else " ") + text
-  return out
-
-
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
@@ -208,7 +197,7 @@ def main(argv):
     readings = word_reader.read_files([w.path for page in pages for line in page.lines
                                        for w in line.words])
     read = iter(r.text if r.error is None else "" for r in readings)
-    hyp = [flat("\n".join(joined(line.words, [next(read) for _ in line.words])
+    hyp = [flat("\n".join(iam_pages.line_text(line.words, [next(read) for _ in line.words])
                            for line in page.lines)) for page in pages]
     crops = text_error_rates(references, hyp)
 

@@ -72,11 +72,14 @@ def joins(left: TruthWord, right: TruthWord, height: float) -> bool:
   return close and (punct(left.text) or punct(right.text) or clitic)
 
 
-def line_text(words: list[TruthWord]) -> str:
+def line_text(words: list[TruthWord], texts: list[str] | None = None) -> str:
+  """A line's words joined (`joins`); `texts`: other texts for its words
+  (readings of them), joined as the truth is."""
   height = float(np.median([w.box[3] - w.box[1] for w in words]))
-  text = words[0].text
-  for left, right in zip(words, words[1:]):
-    text += ("" if joins(left, right, height) else " ") + right.text
+  texts = [w.text for w in words] if texts is None else texts
+  text = texts[0]
+  for left, right, right_text in zip(words, words[1:], texts[1:]):
+    text += ("" if joins(left, right, height) else " ") + right_text
   return text
 
 

@@ -210,30 +210,16 @@ class CRNNReader(Reader):
       ink = (255 - image.astype(np.int32)).sum(0)   # per column
       width = image.shape[1]
       bounds = [0] + [gap_column(ink, e, a) for e, a in zip(ends[:-1], starts[1:])] + [width]
-      splits = {}
-      if self.word_gap:   # words the line model ran together, parted where the page shows a gap
-        runs = empty_runs(image)
-        spaced = [bounds[j + 1] for j in range(len(found) - 1)
-                  if " " in text[found[j][1]:found[j + 1][0] + 1]]
-        gaps = [b - a for a, b in runs if any(a <= x < b for x in spaced)]
-        if len(gaps) >= 2:
-          least = self.word_gap * float(np.median(gaps))
-          space = frames[k][:, self.charset.index(" ") + 1]
-          frame = lambda x: int(np.clip((x - x0) / (columns * step), 0, len(space) - 1))
-          for j in range(len(found)):
-            splits[j] = [(a + b) // 2 for a, b in runs
-                         if b - a >= least and bounds[j] < a and b < bounds[j + 1]
-                         and space[frame(a):frame(b) + 1].max() >= SPACE_EVIDENCE]
+      frame_of = lambda x: (x - x0) / (columns * step)   # line-image column -> frame
+      splits = (partings(image, text, found, bounds, frames[k][:, self.charset.index(" ") + 1],
+                         frame_of, self.word_gap) if self.word_gap else {})
       for j, (a, b, reread) in enumerate(found):
         left, right = bounds[j], bounds[j + 1]
         if reread and right > left:
           edges = [left] + splits.get(j, []) + [right]
-          parts = []
-          for l, r in zip(edges, edges[1:]):   # each part's frames: f0..f1
-            cuts.append(image[:, l:r])
-            f0, f1 = ((x - x0) / (columns * step) for x in (l, r))
-            parts.append((max(0, int(f0)), int(np.ceil(f1))))
-          where.append((k, a, b, parts))
+          cuts += [image[:, l:r] for l, r in zip(edges, edges[1:])]
+          where.append((k, a, b, [(max(0, int(frame_of(l))), int(np.ceil(frame_of(r))))
+                                  for l, r in zip(edges, edges[1:])]))   # each part's frames
     if not cuts:
       return texts
     widths = self.word_widths
@@ -241,8 +227,7 @@ class CRNNReader(Reader):
         cut if w == 1 else cv2.resize(cut, (max(2, round(cut.shape[1] * w)), cut.shape[0]),
                                       interpolation=cv2.INTER_AREA)
         for cut in cuts for w in widths])
-    out, n = list(texts), 0
-    chosen = []
+    n, chosen = 0, []
     for k, a, b, parts in where:
       words = []
       for f0, f1 in parts:
@@ -259,6 +244,7 @@ class CRNNReader(Reader):
                        else candidates.pop())
       if len(words) == len(parts):   # else (a part unread) the line model's reading stays
         chosen.append((k, a, b, " ".join(words)))
+    out = list(texts)
     for k, a, b, best in sorted(chosen, key=lambda c: (c[0], -c[1])):
       out[k] = out[k][:a] + best + out[k][b:]
     return out
@@ -323,6 +309,28 @@ def gap_column(ink: np.ndarray, end: float, start: float) -> int:
   segment = ink[a:b]
   emptiest = np.flatnonzero(segment == segment.min())
   return a + int(emptiest[len(emptiest) // 2])
+
+
+def partings(image: np.ndarray, text: str, found: list, bounds: list[int], space: np.ndarray,
+             frame_of, word_gap: float) -> dict[int, list[int]]:
+  """Where to part each piece (`pieces` of `text`, cut at `bounds`) of a
+  line into words the line model ran together: the middles of the empty
+  column runs inside it at least `word_gap` times the line's median word gap
+  (the runs at bounds where the text has a space) wide, where the frames'
+  space probabilities `space` reach SPACE_EVIDENCE (`frame_of`: column ->
+  frame). {} for a line with fewer than two word gaps to measure."""
+  runs = empty_runs(image)
+  spaced = [bounds[j + 1] for j in range(len(found) - 1)
+            if " " in text[found[j][1]:found[j + 1][0] + 1]]
+  gaps = [b - a for a, b in runs if any(a <= x < b for x in spaced)]
+  if len(gaps) < 2:
+    return {}
+  least = word_gap * float(np.median(gaps))
+  frame = lambda x: int(np.clip(frame_of(x), 0, len(space) - 1))
+  return {j: [(a + b) // 2 for a, b in runs
+              if b - a >= least and bounds[j] < a and b < bounds[j + 1]
+              and space[frame(a):frame(b) + 1].max() >= SPACE_EVIDENCE]
+          for j in range(len(found))}
 
 
 def empty_runs(image: np.ndarray) -> list[tuple[int, int]]:
