@@ -12,7 +12,8 @@ scans), and read as `hwr-read page.png` reads it: lines found
 (`preprocess/lines.py`), each read by the line model, with each decoder.
 
 Writes --out/results.md and results.json:
-  - page CER / WER per decoder (line breaks count as spaces), also on the
+  - page CER / WER per decoder (line breaks count as spaces; WER also with
+    every punctuation mark a word, as IAM's words.txt has them), also on the
     pages whose text no training writer copied (no word 6-gram in common
     with a training writer's line: IAM writers copied the same passages);
   - line finding: pages with the right number of lines, and truth lines
@@ -219,12 +220,13 @@ def main(argv):
   md = [what + f"; model {FLAGS.workdir} ({FLAGS.checkpoint} checkpoint); {os.cpu_count()} "
         f"CPU cores. Seconds per page (warm, one page per call, line finding + model + "
         f"{FLAGS.decoders[0]}): median {np.median(seconds):.2f}, max {np.max(seconds):.2f}.", "",
-        "| decoder | page CER | page WER | CER ignoring case | CER, text no training writer "
-        "copied |", "|---|---:|---:|---:|---:|"]
+        "| decoder | page CER | page WER | WER, punctuation marks as words | CER ignoring case "
+        "| CER, text no training writer copied |", "|---|---:|---:|---:|---:|---:|"]
   for r in rows:
     unseen_cer = f"{100 * r['cer_unseen_text']:.2f} %" if r["cer_unseen_text"] is not None else ""
     md.append(f"| {r['decoder']} | {100 * r['cer']:.2f} % | {100 * r['wer']:.2f} % | "
-              f"{100 * r['cer_ignoring_case']:.2f} % | {unseen_cer} |")
+              f"{100 * r['wer_tokens']:.2f} % | {100 * r['cer_ignoring_case']:.2f} % | "
+              f"{unseen_cer} |")
   md += ["", f"Line finding: right number of lines on {lines_total['right_count']} of "
          f"{len(pages)} pages; of {lines_total['truth_lines']} lines, {lines_total['found_once']} "
          f"found once, {lines_total['merged']} merged with another, {lines_total['split']} "
@@ -246,7 +248,8 @@ def main(argv):
   if crops:
     md += ["", f"Every word read from its own IAM crop by {FLAGS.word_model} alone "
            f"({FLAGS.word_decoder}), joined as the pages' texts (perfect line finding and cuts): "
-           f"page CER {100 * crops['cer']:.2f} %, WER {100 * crops['wer']:.2f} %."]
+           f"page CER {100 * crops['cer']:.2f} %, WER {100 * crops['wer']:.2f} % "
+           f"({100 * crops['wer_tokens']:.2f} % with punctuation marks as words)."]
   with open(os.path.join(FLAGS.out, "results.md"), "w") as f:
     f.write("\n".join(md) + "\n")
   with open(os.path.join(FLAGS.out, "results.json"), "w") as f:

@@ -49,3 +49,15 @@ def test_report_and_confusion():
   report = metrics.per_class_report(labels, logits, "ab")
   assert report["b"]["recall"] == 0.5 and report["a"]["precision"] == 0.5
   assert "precision" in metrics.per_class_report(labels, logits, "ab", as_text=True)
+
+
+def test_text_error_rates_with_punctuation_marks_as_words():
+  """`wer` splits at spaces only; `wer_tokens` makes every punctuation mark a
+  word (IAM's words), so a mark joined to its word or not is the same text."""
+  from hwr_jax.evaluators.text import text_error_rates, tokens
+  assert tokens("\"Mr. Brown's days . don't, anti-Negro") == \
+      "\" Mr . Brown's days . don't , anti-Negro"
+  rates = text_error_rates(["the days . It"], ["the days. It"])
+  assert rates["wer"] == pytest.approx(2 / 4) and rates["wer_tokens"] == 0
+  assert rates["cer"] == pytest.approx(1 / 13)
+  assert text_error_rates(["the days ."], ["the day ,"])["wer_tokens"] == pytest.approx(2 / 3)

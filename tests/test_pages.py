@@ -259,6 +259,20 @@ def test_a_line_is_cut_into_pieces_for_the_word_model():
   assert gap_column(ink, 6.0, 4.0) == 5      # overlapping pieces: halfway
 
 
+def test_a_word_reading_loses_the_punctuation_the_line_keeps_beside_it():
+  """The word model reads IAM's "Mr." whole; beside the line model's own
+  "." it would be "Mr.."; punctuation the line has not got stays."""
+  from hwr_jax.readers.crnn import shed
+  assert shed("Mr.", "", ".") == "Mr"
+  assert shed("Mr.", "", '."') == "Mr"
+  assert shed('"The', '"', "") == "The"
+  assert shed("(Board)", "(", ").") == "Board"
+  assert shed("do.", "", "") == "do."                  # the line has no "." there
+  assert shed("do.", "", ",") == "do."
+  assert shed("it's", "", "'") == "it's"               # not edge punctuation
+  assert shed(".", "", ".") == "."                     # nothing left: as read
+
+
 class _WordModel:
   """A word reader that reads every cut as 'qq' (or the cuts in turn as
   `texts`; None: unreadable), and keeps the cuts."""

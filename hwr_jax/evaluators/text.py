@@ -13,6 +13,7 @@ each decoder reads them with the language resources the CRNN reader uses
 import collections
 import json
 import os
+import re
 import time
 
 import jax
@@ -30,14 +31,27 @@ class EvaluationError(ValueError):
 
 
 KINDS = ("lowercase", "Capitalized", "ALL CAPS", "digits", "punctuation")
+# IAM's words: a run of letters and digits (with ' or - inside it), or one
+# punctuation mark. words.txt holds "," and "." as words of their own.
+TOKEN = re.compile(r"\w+(?:['\-]\w+)*|[^\w\s]")
+
+
+def tokens(text: str) -> str:
+  """A text with every punctuation mark a word of its own: `wer_tokens`
+  does not count "days." against "days ." (a line's truth joins a mark to its
+  word or not by the gap between their IAM boxes, `iam_pages.joins`)."""
+  return " ".join(TOKEN.findall(text))
 
 
 def text_error_rates(references: list[str], hypotheses: list[str]) -> dict:
   """Character and word error rates (edit distance / reference length, over
-  the whole set), case-sensitive and case-insensitive; jiwer counts."""
+  the whole set), case-sensitive and case-insensitive; `wer_tokens`: WER
+  with punctuation marks as words (`tokens`)."""
   lower = lambda texts: [t.lower() for t in texts]
   return {"cer": float(jiwer.cer(references, hypotheses)),
           "wer": float(jiwer.wer(references, hypotheses)),
+          "wer_tokens": float(jiwer.wer([tokens(t) for t in references],
+                                        [tokens(t) for t in hypotheses])),
           "cer_ignoring_case": float(jiwer.cer(lower(references), lower(hypotheses))),
           "wer_ignoring_case": float(jiwer.wer(lower(references), lower(hypotheses)))}
 

@@ -64,7 +64,8 @@ class CRNNReader(Reader):
   stays as read when it has one candidate; else (an open decoder: the line
   model's reading is a candidate too; several widths: each one's reading)
   the candidate most likely under all the word readings' frames and the
-  line model's frames together (CTC, the product of the probabilities).
+  line model's frames together (CTC, the product of the probabilities),
+  less any edge punctuation the line's text keeps beside it (`shed`).
   `word_gap`: a piece of the line model's reading that spans a gap in the ink
   this share of the line's word gaps wide, where its frames give a space some
   probability, is read as two words (WORD_GAP; 0: never)."""
@@ -243,7 +244,9 @@ class CRNNReader(Reader):
           words.append(max(sorted(candidates), key=score) if len(candidates) > 1
                        else candidates.pop())
       if len(words) == len(parts):   # else (a part unread) the line model's reading stays
-        chosen.append((k, a, b, " ".join(words)))
+        before = re.search(r"\S*$", texts[k][:a]).group()
+        after = re.match(r"\S*", texts[k][b:]).group()
+        chosen.append((k, a, b, shed(" ".join(words), before, after)))
     out = list(texts)
     for k, a, b, best in sorted(chosen, key=lambda c: (c[0], -c[1])):
       out[k] = out[k][:a] + best + out[k][b:]
@@ -342,6 +345,20 @@ def empty_runs(image: np.ndarray) -> list[tuple[int, int]]:
     return []
   jumps = np.flatnonzero(np.diff(inked) > 1)
   return [(int(inked[j]) + 1, int(inked[j + 1])) for j in jumps]
+
+
+def shed(word: str, before: str, after: str) -> str:
+  """A word model's reading of a cut less the edge punctuation the line's
+  text keeps beside it (`before`, `after`: the line model's punctuation at
+  the word's edges): IAM's word crops hold "Mr." whole, the line model reads
+  "Mr" and "." and would give "Mr.."."""
+  def overlap(a: str, b: str) -> int:   # the longest punctuation end of a that begins b
+    return max((n for n in range(1, len(a) + 1)
+                if all(c in EDGE_PUNCTUATION for c in a[-n:]) and b.startswith(a[-n:])),
+               default=0)
+  shorn = word[:len(word) - overlap(word, after)]
+  shorn = shorn[overlap(shorn[::-1], before[::-1]):]   # the same at its start
+  return shorn or word
 
 
 def word_frames(text: str, spans: np.ndarray) -> list[tuple[int, int]]:
